@@ -1,0 +1,52 @@
+"""pytest configuration shared by the package tests and the notebook tests (nbval).
+
+Only the chapters listed in ``_toc.yml`` are tested: a notebook that is not part of the
+book is a draft.
+"""
+
+import os
+from pathlib import Path
+
+# One thread per process: the test workers and notebook kernels share the cores.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("MKL_NUM_THREADS", "1")
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("SPARSECODING_SCALE", "small")
+os.environ.setdefault("MPLBACKEND", "Agg")
+ROOT = Path(__file__).resolve().parent
+
+
+def _toc_files():
+    import yaml
+
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    found = set()
+
+    def walk(node):
+        if isinstance(node, dict):
+            if "file" in node:
+                found.add(str(node["file"]))
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(toc)
+    return found
+
+
+_TOC = None
+
+
+def pytest_ignore_collect(collection_path, config):
+    global _TOC
+    path = Path(collection_path)
+    if "_build" in path.parts or ".ipynb_checkpoints" in path.parts:
+        return True
+    if path.suffix == ".ipynb":
+        if _TOC is None:
+            _TOC = _toc_files()
+        rel = path.resolve().relative_to(ROOT).with_suffix("").as_posix()
+        return rel not in _TOC
+    return None

@@ -1,0 +1,50 @@
+"""sparsecoding: the algorithms of the course *Sparse coding, from first principles*.
+
+Shapes follow scikit-learn and PyTorch (one signal per row) while the dictionary keeps
+the mathematical convention x ≈ D h: signals ``X`` are ``(n_signals, n_features)``, a
+dictionary ``D`` is ``(n_features, n_atoms)`` with one atom per column, codes ``H`` are
+``(n_signals, n_atoms)``, so that ``X ≈ H @ D.T``.
+
+Importing the package does not import torch; the modules that need it (``nn``,
+``training``) import it themselves.
+"""
+
+from .prox import (
+    hard_threshold,
+    project_simplex,
+    sigshrink,
+    soft_threshold,
+    sparsemax,
+    sparsemax_jacobian,
+)
+from .solvers import (
+    SolverResult,
+    continuation_ista,
+    fista,
+    ista,
+    lambda_max,
+    lasso_path,
+    lasso_objective,
+    lipschitz_constant,
+    ridge,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "SolverResult",
+    "continuation_ista",
+    "fista",
+    "hard_threshold",
+    "ista",
+    "lambda_max",
+    "lasso_path",
+    "lasso_objective",
+    "lipschitz_constant",
+    "project_simplex",
+    "ridge",
+    "sigshrink",
+    "soft_threshold",
+    "sparsemax",
+    "sparsemax_jacobian",
+]

@@ -1,0 +1,175 @@
+"""Input checks shared by every public function.
+
+Each check raises :class:`TypeError` (wrong kind of object or dtype) or
+:class:`ValueError` (right kind, wrong value: shape, sign, finiteness), and the message
+names the argument and says what was expected.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from ._backend import is_tensor
+
+_FLOAT_DTYPES = ("float32", "float64")
+
+
+def _describe(a) -> str:
+    if is_tensor(a):
+        return f"a torch tensor of dtype {a.dtype} and shape {tuple(a.shape)}"
+    if isinstance(a, np.ndarray):
+        return f"an array of dtype {a.dtype} and shape {a.shape}"
+    return f"an object of type {type(a).__name__}"
+
+
+def check_array(a, name: str, *, ndim=(1, 2), like=None, allow_empty: bool = False):
+    """Validate a real floating-point array and return it as NumPy array or tensor.
+
+    Parameters
+    ----------
+    a : array_like or torch.Tensor
+        The input. Lists and integer arrays are converted to floating point.
+    name : str
+        The argument's name, used in error messages.
+    ndim : int or tuple of int
+        The accepted numbers of dimensions.
+    like : array or tensor, optional
+        If given, ``a`` is converted to the same kind (NumPy or torch), device and
+        dtype as ``like``.
+    allow_empty : bool
+        Whether an array with no elements is accepted.
+    """
+    ndims = (ndim,) if isinstance(ndim, int) else tuple(ndim)
+    if isinstance(a, (str, bytes)) or a is None:
+        raise TypeError(f"{name} must be a real numeric array, got {_describe(a)}")
+    if is_tensor(a):
+        import torch
+
+        if a.is_complex():
+            raise TypeError(f"{name} must be real, got complex dtype {a.dtype}")
+        if a.dtype == torch.bool:
+            raise TypeError(f"{name} must be a real numeric array, got a boolean tensor")
+        if not a.is_floating_point():
+            a = a.to(torch.get_default_dtype())
+    else:
+        if not isinstance(a, np.ndarray):
+            try:
+                a = np.asarray(a)
+            except (ValueError, TypeError) as exc:
+                raise TypeError(f"{name} must be a real numeric array ({exc})") from None
+        if np.iscomplexobj(a):
+            raise TypeError(f"{name} must be real, got complex dtype {a.dtype}")
+        if a.dtype == bool or a.dtype.kind not in "iuf":
+            raise TypeError(
+                f"{name} must be a real numeric array, got {_describe(a)}"
+            )
+        if a.dtype.kind in "iu" or a.dtype == np.float16:
+            a = a.astype(np.float64)
+    if like is not None:
+        a = as_like(a, like)
+    if a.ndim not in ndims:
+        expected = " or ".join(f"{d}-D" for d in ndims)
+        raise ValueError(f"{name} must be {expected}, got shape {tuple(a.shape)}")
+    if not allow_empty and (a.numel() if is_tensor(a) else a.size) == 0:
+        raise ValueError(f"{name} must not be empty, got shape {tuple(a.shape)}")
+    finite = bool(a.isfinite().all()) if is_tensor(a) else bool(np.isfinite(a).all())
+    if not finite:
+        raise ValueError(f"{name} must contain only finite values (no NaN or inf)")
+    return a
+
+
+def as_like(a, like):
+    """Convert ``a`` to the kind, device and dtype of ``like``."""
+    if is_tensor(like):
+        import torch
+
+        return torch.as_tensor(a, dtype=like.dtype, device=like.device)
+    if is_tensor(a):
+        a = a.detach().cpu().numpy()
+    return np.asarray(a, dtype=like.dtype)
+
+
+def check_solver_float(a, name: str):
+    """Require a float32 or float64 dtype (what the solvers compute in)."""
+    dtype = str(a.dtype).replace("torch.", "")
+    if dtype not in _FLOAT_DTYPES:
+        raise TypeError(f"{name} must have dtype float32 or float64, got {dtype}")
+    return a
+
+
+def check_scalar(value, name: str, *, low=0.0, low_inclusive=True, integer=False,
+                 high=None):
+    """Validate a finite real scalar (or integer) with a lower bound; return it."""
+    if is_tensor(value) or isinstance(value, np.ndarray):
+        if value.ndim != 0 and (getattr(value, "size", None) != 1 and
+                                getattr(value, "numel", lambda: 0)() != 1):
+            raise TypeError(f"{name} must be a scalar, got {_describe(value)}")
+        value = value.item()
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        kind = "an integer" if integer else "a real number"
+        raise TypeError(f"{name} must be {kind}, got {type(value).__name__} {value!r}")
+    if integer:
+        if isinstance(value, float) and not float(value).is_integer():
+            raise TypeError(f"{name} must be an integer, got {value!r}")
+        value = int(value)
+    else:
+        value = float(value)
+        if not np.isfinite(value):
+            raise ValueError(f"{name} must be finite, got {value!r}")
+    if low is not None:
+        bad = value < low if low_inclusive else value <= low
+        if bad:
+            op = ">=" if low_inclusive else ">"
+            raise ValueError(f"{name} must be {op} {low}, got {value!r}")
+    if high is not None and value > high:
+        raise ValueError(f"{name} must be <= {high}, got {value!r}")
+    return value
+
+
+def check_choice(value, name: str, choices):
+    """Validate that ``value`` is one of ``choices``."""
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {sorted(map(repr, choices))}, got {value!r}")
+    return value
+
+
+def check_dictionary_and_signals(D, X):
+    """Validate a dictionary and signals for a solver; return ``D, X2, squeeze``.
+
+    ``D`` is ``(n_features, n_atoms)``; ``X`` is ``(n_signals, n_features)`` or a single
+    signal ``(n_features,)``. ``X2`` is always 2-D and ``squeeze`` tells whether the
+    result must be returned 1-D. ``D`` is converted to the kind, device and dtype of
+    ``X`` (NumPy in gives NumPy out, a tensor in gives a tensor out); the common dtype
+    is the more precise of the two.
+    """
+    X = check_array(X, "X", ndim=(1, 2))
+    D = check_array(D, "D", ndim=2)
+    if is_tensor(X):
+        import torch
+
+        dtype = torch.promote_types(X.dtype, D.dtype) if is_tensor(D) else X.dtype
+        if not is_tensor(D) and D.dtype == np.float64 and X.dtype == torch.float32:
+            dtype = torch.float32  # a NumPy dictionary follows the tensor's dtype
+        X = X.to(dtype)
+        D = torch.as_tensor(D, dtype=dtype, device=X.device)
+    else:
+        if is_tensor(D):
+            raise TypeError(
+                "D is a torch tensor but X is not: pass both as tensors, or both as "
+                "NumPy arrays"
+            )
+        dtype = np.result_type(X.dtype, D.dtype)
+        X = X.astype(dtype, copy=False)
+        D = D.astype(dtype, copy=False)
+    check_solver_float(X, "X")
+    squeeze = X.ndim == 1
+    X2 = X.reshape(1, -1) if squeeze else X
+    if X2.shape[1] != D.shape[0]:
+        raise ValueError(
+            f"X has {X2.shape[1]} features per signal but D has {D.shape[0]} rows: "
+            "expected X of shape (n_signals, n_features) and D of shape "
+            "(n_features, n_atoms)"
+        )
+    return D, X2, squeeze

@@ -1,0 +1,228 @@
+r"""Proximal operators and projections.
+
+Every function takes a NumPy array or a torch tensor and returns the same kind.
+The chapter *Soft thresholding and the proximal operator* derives them.
+"""
+
+from __future__ import annotations
+
+from ._backend import is_tensor, namespace
+from ._validation import check_array, check_scalar
+
+_ANY_NDIM = tuple(range(0, 9))
+
+__all__ = [
+    "soft_threshold",
+    "hard_threshold",
+    "sigshrink",
+    "project_simplex",
+    "sparsemax",
+    "sparsemax_jacobian",
+]
+
+
+def _check_threshold(threshold, v, name="threshold"):
+    """A non-negative scalar, or an array broadcastable against ``v``."""
+    if is_tensor(threshold) or hasattr(threshold, "__len__"):
+        t = check_array(threshold, name, ndim=_ANY_NDIM, like=v)
+        xp = namespace(t)
+        if xp.scalar(xp.amax(-t)) > 0:
+            raise ValueError(f"{name} must be non-negative everywhere")
+        return t
+    return check_scalar(threshold, name, low=0.0)
+
+
+def soft_threshold(v, threshold):
+    r"""Soft thresholding :math:`S_\lambda(v) = \operatorname{sign}(v)\max(|v| - \lambda, 0)`.
+
+    The proximal operator of :math:`\lambda|\cdot|`, applied elementwise:
+
+    .. math::
+
+        S_\lambda(v) = \arg\min_h \tfrac12 (h - v)^2 + \lambda |h| .
+
+    Derived in the chapter *Soft thresholding and the proximal operator*.
+
+    Parameters
+    ----------
+    v : array_like or torch.Tensor
+        Input of any shape.
+    threshold : float or array
+        :math:`\lambda \ge 0`; an array must broadcast against ``v``.
+
+    Returns
+    -------
+    Array of the same kind and shape as ``v``.
+
+    Examples
+    --------
+    >>> soft_threshold([-2.0, -0.5, 0.0, 0.5, 2.0], 1.0)
+    array([-1., -0.,  0.,  0.,  1.])
+    """
+    v = check_array(v, "v", ndim=_ANY_NDIM, allow_empty=True)
+    t = _check_threshold(threshold, v)
+    xp = namespace(v)
+    # v - clip(v, -t, t) equals sign(v) max(|v| - t, 0) with a single temporary.
+    return v - xp.clip(v, -t, t)
+
+
+def hard_threshold(v, threshold):
+    r"""Hard thresholding :math:`H_\lambda(v) = v\,[|v| > \lambda]`, elementwise.
+
+    The proximal operator of the :math:`\ell_0` penalty
+    :math:`\tfrac{\lambda^2}{2}[h \ne 0]`: it keeps large entries unchanged and sets
+    the others to zero. Compared with soft thresholding in the chapter *Soft
+    thresholding and the proximal operator*.
+
+    Examples
+    --------
+    >>> hard_threshold([-2.0, -0.5, 0.5, 2.0], 1.0)
+    array([-2., -0.,  0.,  2.])
+    """
+    v = check_array(v, "v", ndim=_ANY_NDIM, allow_empty=True)
+    t = _check_threshold(threshold, v)
+    xp = namespace(v)
+    return xp.where(xp.abs(v) > t, v, 0 * v)
+
+
+def sigshrink(v, threshold, tau=10.0):
+    r"""SigShrink, a smooth surrogate of soft thresholding.
+
+    .. math::
+
+        \operatorname{SigShrink}_{\lambda,\tau}(v) = \frac{v}{1 + e^{-\tau(|v| - \lambda)}} .
+
+    It tends to hard thresholding as :math:`\tau \to \infty` and is differentiable
+    everywhere. Discussed in the chapters *Soft thresholding and the proximal
+    operator* and *Homotopy and unrolled networks*.
+
+    Parameters
+    ----------
+    v : array_like or torch.Tensor
+    threshold : float or array
+        :math:`\lambda \ge 0`.
+    tau : float
+        Steepness :math:`\tau > 0`.
+
+    Examples
+    --------
+    >>> sigshrink([0.0, 1.0, 3.0], 1.0, tau=10.0).round(4)
+    array([0.    , 0.5   , 3.    ])
+    """
+    v = check_array(v, "v", ndim=_ANY_NDIM, allow_empty=True)
+    t = _check_threshold(threshold, v)
+    tau = check_scalar(tau, "tau", low=0.0, low_inclusive=False)
+    xp = namespace(v)
+    return v * xp.sigmoid(tau * (xp.abs(v) - t))
+
+
+def project_simplex(v, radius=1.0, axis=-1):
+    r"""Euclidean projection onto the simplex, along ``axis``.
+
+    .. math::
+
+        \Pi_\Delta(v) = \arg\min_{w} \|w - v\|_2^2
+        \quad\text{subject to}\quad w \ge 0,\ \textstyle\sum_i w_i = r .
+
+    The solution is :math:`w_i = \max(v_i - \tau, 0)` with the threshold :math:`\tau`
+    found by sorting (Held, Wolfe and Crowder; Michelot), in
+    :math:`O(n \log n)`. Used in the chapter *Sparsemax and constrained problems*.
+
+    Parameters
+    ----------
+    v : array_like or torch.Tensor
+        Points to project; every 1-D slice along ``axis`` is projected.
+    radius : float
+        :math:`r > 0`, the sum of the projected entries.
+    axis : int
+        The axis along which the entries sum to ``radius``.
+
+    Examples
+    --------
+    >>> project_simplex([0.5, 0.5, 1.0])
+    array([0.25, 0.25, 0.5 ])
+    """
+    v = check_array(v, "v", ndim=_ANY_NDIM[1:])
+    radius = check_scalar(radius, "radius", low=0.0, low_inclusive=False)
+    xp = namespace(v)
+    moved = _move_axis_last(v, axis)
+    u = xp.sort_desc(moved, axis=-1)
+    css = xp.cumsum(u, axis=-1) - radius
+    k = xp.arange(u.shape[-1], like=u)
+    support = u - css / k > 0  # true for the first k(v) sorted entries
+    n_support = xp.count_true(support, axis=-1, keepdims=True)
+    idx = n_support - 1
+    if not is_tensor(idx):
+        idx = idx.astype(int)
+    tau = xp.take_along(css, idx, axis=-1) / n_support
+    out = xp.relu(moved - tau)
+    return _move_axis_back(out, axis)
+
+
+def sparsemax(z, axis=-1):
+    r"""Sparsemax (Martins and Astudillo, 2016): the projection of ``z`` onto the simplex.
+
+    .. math::
+
+        \operatorname{sparsemax}(z) = \arg\min_{p \in \Delta} \|p - z\|_2^2,
+        \qquad \operatorname{sparsemax}_i(z) = [z_i - \tau(z)]_+ .
+
+    Unlike softmax, it returns exact zeros. Derived in the chapter *Sparsemax and
+    constrained problems*.
+
+    Examples
+    --------
+    >>> sparsemax([-2.0, 0.0, 0.5])
+    array([0.  , 0.25, 0.75])
+    """
+    return project_simplex(z, radius=1.0, axis=axis)
+
+
+def sparsemax_jacobian(z):
+    r"""Jacobian of :func:`sparsemax` at ``z``: :math:`J = \operatorname{diag}(s) - s s^\top / |S(z)|`.
+
+    Here :math:`s` is the indicator vector of the support
+    :math:`S(z) = \{i : \operatorname{sparsemax}_i(z) > 0\}` (Martins and Astudillo,
+    2016). The Jacobian depends on ``z`` only through its support; it is symmetric,
+    and :math:`J\mathbf 1 = 0`.
+
+    Parameters
+    ----------
+    z : array_like or torch.Tensor
+        ``(n,)`` or a batch ``(n_points, n)``.
+
+    Returns
+    -------
+    ``(n, n)``, or ``(n_points, n, n)`` for a batch.
+
+    Examples
+    --------
+    >>> sparsemax_jacobian([-2.0, 0.0, 0.5])
+    array([[ 0. ,  0. ,  0. ],
+           [ 0. ,  0.5, -0.5],
+           [ 0. , -0.5,  0.5]])
+    """
+    z = check_array(z, "z", ndim=(1, 2))
+    p = sparsemax(z, axis=-1)
+    xp = namespace(z)
+    s = (p > 0) * 1.0 if not is_tensor(p) else (p > 0).to(p.dtype)
+    n_support = xp.sum(s, axis=-1, keepdims=True)
+    outer = s[..., :, None] * s[..., None, :] / n_support[..., None]
+    diag = s[..., :, None] * xp.eye(z.shape[-1], like=p)
+    return diag - outer
+
+
+def _move_axis_last(a, axis):
+    if is_tensor(a):
+        return a.movedim(axis, -1)
+    import numpy as np
+
+    return np.moveaxis(a, axis, -1)
+
+
+def _move_axis_back(a, axis):
+    if is_tensor(a):
+        return a.movedim(-1, axis)
+    import numpy as np
+
+    return np.moveaxis(a, -1, axis)
