@@ -2,3 +2,5 @@
 
 Each family of models lives in its own submodule and is re-exported here.
 """
+from .autoencoders import ExplainingAwayAutoencoder, SparseAutoencoder  # noqa: F401
+from .lista import LISTA, train_lista  # noqa: F401
