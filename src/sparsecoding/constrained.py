@@ -1,0 +1,258 @@
+r"""Constrained least squares by projected gradient descent, softmax and scale-free attention.
+
+Projected gradient descent minimises a smooth function :math:`f` over a closed convex
+set :math:`C` by a gradient step followed by the Euclidean projection back onto
+:math:`C`,
+
+.. math::
+
+    h_{k+1} = \Pi_C\!\left(h_k - \eta \nabla f(h_k)\right), \qquad \eta = 1/L .
+
+Here :math:`f(h) = \tfrac12\|x - Dh\|_2^2 + \tfrac{\mu}{2}\|h\|_2^2` (ridge regression,
+:math:`\mu \ge 0`) and :math:`C` is the probability simplex
+:math:`\Delta = \{h \ge 0, \sum_i h_i = 1\}` or a linear subspace. The chapter
+*Sparsemax and constrained problems* derives it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._backend import is_tensor, namespace
+from ._validation import (
+    check_array,
+    check_choice,
+    check_dictionary_and_signals,
+    check_scalar,
+)
+from .prox import project_simplex
+from .solvers import SolverResult, lipschitz_constant
+
+__all__ = ["projected_gradient", "scale_free_attention", "softmax"]
+
+
+def _orthonormal_basis(basis, D, xp):
+    basis = check_array(basis, "basis", ndim=2, like=D)
+    if basis.shape[0] != D.shape[1]:
+        raise ValueError(
+            f"basis must have shape (n_atoms, k) = ({D.shape[1]}, k), one spanning "
+            f"vector per column, got {tuple(basis.shape)}"
+        )
+    if is_tensor(basis):
+        import torch
+
+        Q, R = torch.linalg.qr(basis)
+        diag = torch.abs(torch.diagonal(R))
+    else:
+        Q, R = np.linalg.qr(basis)
+        diag = np.abs(np.diag(R))
+    if xp.scalar(xp.amax(diag)) == 0 or \
+            xp.scalar(xp.amax(-diag)) > -1e-10 * xp.scalar(xp.amax(diag)):
+        raise ValueError("basis must have linearly independent columns")
+    return Q
+
+
+def projected_gradient(D, X, *, constraint="simplex", basis=None, lam=0.0, ridge=0.0,
+                       max_iter=1000, tol=1e-8, init=None, accelerated=False):
+    r"""Projected gradient descent for ridge regression on the simplex or a subspace.
+
+    Minimises, for every row :math:`x` of ``X``,
+
+    .. math::
+
+        \tfrac12\|x - Dh\|_2^2 + \tfrac{\mu}{2}\|h\|_2^2 + \lambda\|h\|_1
+        \quad\text{subject to}\quad h \in C,
+
+    with :math:`C = \Delta = \{h \ge 0,\ \sum_i h_i = 1\}` (``constraint="simplex"``) or
+    :math:`C = \operatorname{span}(B)`, the span of the columns of ``basis``
+    (``constraint="subspace"``), by
+
+    .. math::
+
+        h_{k+1} = \Pi_C\!\left(h_k - \tfrac1L \nabla f(h_k)\right),\qquad
+        L = \|D\|_2^2 + \mu .
+
+    On the simplex :math:`\|h\|_1 = 1`, so :math:`\lambda` only adds the constant
+    :math:`\lambda` to the objective: the gradient :math:`\lambda\mathbf 1` it adds is
+    removed by the projection, which is invariant to shifts along :math:`\mathbf 1`,
+    and the iterates do not depend on :math:`\lambda`. On a subspace the
+    :math:`\ell_1` term is not smooth, so ``lam`` must be zero there. The chapter
+    *Sparsemax and constrained problems* explains it.
+
+    Parameters
+    ----------
+    D : ``(n_features, n_atoms)``
+    X : ``(n_signals, n_features)`` or ``(n_features,)``
+    constraint : ``"simplex"`` or ``"subspace"``
+    basis : ``(n_atoms, k)``, required for ``"subspace"``
+        Columns spanning the subspace (linearly independent).
+    lam : float
+        :math:`\lambda \ge 0`, only with the simplex.
+    ridge : float
+        :math:`\mu \ge 0`.
+    max_iter : int
+    tol : float
+        Stop when :math:`L\|h_{k+1} - h_k\|_\infty \le` ``tol``
+        :math:`\cdot \max(\|D^\top x\|_\infty, 1)` for every signal.
+    init : array, optional
+        Feasible starting codes; by default the centre of the simplex
+        :math:`\mathbf 1/n` or zero on a subspace.
+    accelerated : bool
+        Use Nesterov's momentum (FISTA with the projection as proximal operator).
+
+    Returns
+    -------
+    SolverResult
+        ``objective[k]`` the objective summed over signals after ``k`` iterations.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> D = np.eye(2)
+    >>> res = projected_gradient(D, np.array([2.0, 0.0]), constraint="simplex")
+    >>> res.codes.round(6)
+    array([1., 0.])
+    """
+    D, X2, squeeze = check_dictionary_and_signals(D, X)
+    check_choice(constraint, "constraint", ("simplex", "subspace"))
+    lam = check_scalar(lam, "lam", low=0.0)
+    ridge = check_scalar(ridge, "ridge", low=0.0)
+    max_iter = check_scalar(max_iter, "max_iter", low=0, integer=True)
+    tol = check_scalar(tol, "tol", low=0.0)
+    xp = namespace(X2)
+    n, n_atoms = X2.shape[0], D.shape[1]
+    if constraint == "subspace":
+        if basis is None:
+            raise ValueError("basis is required when constraint='subspace'")
+        if lam != 0.0:
+            raise ValueError(
+                "lam must be 0 with constraint='subspace' (the l1 term is not smooth "
+                "there); it is a constant on the simplex only"
+            )
+        Q = _orthonormal_basis(basis, D, xp)
+
+        def project(V):
+            return (V @ Q) @ Q.T
+    else:
+        if basis is not None:
+            raise ValueError("basis is only used with constraint='subspace'")
+
+        def project(V):
+            return project_simplex(V, axis=-1)
+    if init is None:
+        if constraint == "simplex":
+            H = xp.ones((n, n_atoms), like=X2) / n_atoms
+        else:
+            H = xp.zeros((n, n_atoms), like=X2)
+    else:
+        init = check_array(init, "init", ndim=(1, 2), like=X2)
+        init = init.reshape(1, -1) if init.ndim == 1 else init
+        if tuple(init.shape) != (n, n_atoms):
+            raise ValueError(
+                f"init must have shape {(n, n_atoms)} (n_signals, n_atoms), got "
+                f"{tuple(init.shape)}"
+            )
+        H = project(init)
+    L = lipschitz_constant(D) + ridge
+    if L == 0.0:
+        L = 1.0
+    G = D.T @ D
+    B = X2 @ D
+    half_xx = 0.5 * xp.sum(X2 * X2, axis=1)
+
+    def objective(H):
+        quad = half_xx + xp.sum(H * (0.5 * (H @ G) - B), axis=1)
+        return xp.sum(quad + 0.5 * ridge * xp.sum(H * H, axis=1)
+                      + lam * xp.sum(xp.abs(H), axis=1))
+
+    scale = xp.amax(xp.abs(B), axis=1)
+    threshold = tol * xp.where(scale > 1, scale, 1 + 0 * scale)
+    history = [xp.scalar(objective(H))]
+    Y, t = H, 1.0
+    converged, k = False, 0
+    for k in range(1, max_iter + 1):
+        # On the simplex, lam * 1 is a subgradient of lam * ||h||_1 (h >= 0); with a
+        # subspace, lam is zero.
+        grad = Y @ G - B + ridge * Y + lam
+        H_new = project(Y - grad / L)
+        step = xp.amax(xp.abs(H_new - Y), axis=1) * L
+        if accelerated:
+            t_new = (1 + (1 + 4 * t * t) ** 0.5) / 2
+            Y = H_new + ((t - 1) / t_new) * (H_new - H)
+            t = t_new
+        else:
+            Y = H_new
+        H = H_new
+        history.append(xp.scalar(objective(H)))
+        if bool(xp.amax(step - threshold) <= 0):
+            converged = True
+            break
+    return SolverResult(
+        codes=H[0] if squeeze else H,
+        objective=np.array(history, dtype=np.float64),
+        n_iter=k,
+        converged=converged,
+        extra={"lipschitz": L, "constraint": constraint, "solver": "projected_gradient"},
+    )
+
+
+def scale_free_attention(D, X, lam=0.0, *, max_iter=5000, tol=1e-10, accelerated=True):
+    r"""Scale-free (distance-minimising) attention: the simplex weights that best rebuild ``x``.
+
+    .. math::
+
+        \operatorname{attn}_\lambda(x, D) = \arg\min_{y \in \Delta}
+        \tfrac12\|x - D y\|_2^2 + \lambda\|y\|_1 ,
+
+    with the keys as the columns of ``D``. On the simplex :math:`\|y\|_1 = 1`, so the
+    :math:`\ell_1` term is the constant :math:`\lambda` and does not change the
+    weights. Rescaling ``D`` and ``x`` by the same :math:`c \ne 0` multiplies the
+    objective by :math:`c^2` and leaves the weights unchanged, unlike
+    :math:`\operatorname{softmax}(D^\top x)`. Solved by :func:`projected_gradient`
+    (accelerated by default). The chapter *Sparsemax and constrained problems*
+    discusses it.
+
+    Parameters
+    ----------
+    D : ``(n_features, n_keys)``
+    X : ``(n_queries, n_features)`` or ``(n_features,)``
+    lam : float, :math:`\lambda \ge 0`
+    max_iter, tol, accelerated : passed to :func:`projected_gradient`
+
+    Returns
+    -------
+    Weights of the kind of ``X``, ``(n_queries, n_keys)`` or ``(n_keys,)``, each row on
+    the simplex.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> D = np.array([[1.0, 0.0], [0.0, 1.0]])
+    >>> scale_free_attention(D, np.array([0.5, 0.5])).round(6)
+    array([0.5, 0.5])
+    """
+    return projected_gradient(D, X, constraint="simplex", lam=lam, max_iter=max_iter,
+                              tol=tol, accelerated=accelerated).codes
+
+
+def softmax(z, axis=-1):
+    r"""Softmax, :math:`\operatorname{softmax}_i(z) = e^{z_i} / \sum_j e^{z_j}`, along ``axis``.
+
+    The entropy-regularised counterpart of :func:`~sparsecoding.sparsemax`: every
+    output is positive. Computed stably (the maximum is subtracted first). Compared
+    with sparsemax in the chapter *Sparsemax and constrained problems*.
+
+    Examples
+    --------
+    >>> softmax([0.0, 0.0]).tolist()
+    [0.5, 0.5]
+    """
+    z = check_array(z, "z", ndim=tuple(range(1, 9)))
+    xp = namespace(z)
+    if is_tensor(z):
+        shifted = z - z.amax(dim=axis, keepdim=True)
+        e = shifted.exp()
+    else:
+        shifted = z - np.max(z, axis=axis, keepdims=True)
+        e = np.exp(shifted)
+    return e / xp.sum(e, axis=axis, keepdims=True)

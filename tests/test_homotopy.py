@@ -1,0 +1,119 @@
+"""Tests of the homotopy (LARS-lasso) solver against scikit-learn and cvxpy."""
+
+import numpy as np
+import pytest
+from sklearn.linear_model import Lasso, lars_path
+
+from sparsecoding.homotopy import homotopy, homotopy_path
+
+
+def _problem(n_features, n_atoms, n_signals=4, seed=0):
+    rng = np.random.default_rng(seed)
+    D = rng.standard_normal((n_features, n_atoms))
+    D /= np.linalg.norm(D, axis=0)
+    X = rng.standard_normal((n_signals, n_features))
+    return D, X
+
+
+def _sklearn_lasso(D, x, lam):
+    # scikit-learn's Lasso minimises 1/(2n) ||x - Dh||^2 + alpha ||h||_1: alpha = lam/n.
+    model = Lasso(alpha=lam / D.shape[0], fit_intercept=False, tol=1e-14,
+                  max_iter=200_000)
+    return model.fit(D, x).coef_
+
+
+@pytest.mark.parametrize("shape", [(20, 30), (30, 10), (10, 40)])
+@pytest.mark.parametrize("lam", [0.05, 0.3, 1.0])
+def test_matches_sklearn_lasso(shape, lam):
+    D, X = _problem(*shape)
+    res = homotopy(D, X, lam)
+    ref = np.array([_sklearn_lasso(D, x, lam) for x in X])
+    assert res.converged
+    np.testing.assert_allclose(res.codes, ref, atol=1e-8)
+    R = X - ref @ D.T
+    assert res.objective.shape == (1,)
+    assert res.objective[0] == pytest.approx(
+        0.5 * np.sum(R * R) + lam * np.abs(ref).sum(), rel=1e-10)
+    assert res.n_iter == res.extra["n_steps"].max()
+
+
+def test_matches_cvxpy():
+    cp = pytest.importorskip("cvxpy")
+    D, X = _problem(12, 25, n_signals=2, seed=3)
+    lam = 0.2
+    res = homotopy(D, X, lam)
+    for x, h in zip(X, res.codes):
+        v = cp.Variable(D.shape[1])
+        cp.Problem(cp.Minimize(0.5 * cp.sum_squares(x - D @ v) + lam * cp.norm1(v))).solve(
+            solver=cp.CLARABEL, tol_gap_abs=1e-12, tol_gap_rel=1e-12, tol_feas=1e-12)
+        np.testing.assert_allclose(h, v.value, atol=1e-7)
+
+
+def test_path_matches_lars_path():
+    D, X = _problem(15, 8, seed=1)
+    x = X[0]
+    path = homotopy_path(D, x)
+    # lars_path's alphas are lam / n_samples in the same 1/(2n) convention.
+    alphas, _, coefs = lars_path(D, x, method="lasso", alpha_min=0.0)
+    np.testing.assert_allclose(path.lambdas, alphas * D.shape[0], atol=1e-10)
+    np.testing.assert_allclose(path.codes, coefs.T, atol=1e-9)
+    assert path.n_steps == len(path.events) == len(path.lambdas) - 1
+    assert path.events[0][0] == "add"
+
+
+def test_optimality_conditions_on_path():
+    D, X = _problem(10, 20, seed=2)
+    path = homotopy_path(D, X[1], lam=0.1)
+    for lam, h in zip(path.lambdas, path.codes):
+        c = D.T @ (X[1] - D @ h)
+        assert np.all(np.abs(c) <= lam + 1e-9)
+        on = h != 0
+        np.testing.assert_allclose(c[on], lam * np.sign(h[on]), atol=1e-9)
+
+
+def test_above_lambda_max_gives_zero():
+    D, X = _problem(10, 15)
+    lam_max = np.abs(X @ D).max(axis=1)
+    res = homotopy(D, X, float(lam_max.max()))
+    assert np.all(res.codes == 0)
+    assert np.all(res.extra["n_steps"] == 0)
+    assert res.converged
+    np.testing.assert_allclose(res.extra["lambda_max"], lam_max)
+
+
+def test_single_signal_and_more_features_than_atoms():
+    D, X = _problem(40, 6)
+    res = homotopy(D, X[0], 0.01)
+    assert res.codes.shape == (6,)
+    np.testing.assert_allclose(res.codes, _sklearn_lasso(D, X[0], 0.01), atol=1e-8)
+    # lam = 0 with full column rank is least squares.
+    res0 = homotopy(D, X[0], 0.0)
+    np.testing.assert_allclose(res0.codes, np.linalg.lstsq(D, X[0], rcond=None)[0],
+                               atol=1e-9)
+
+
+def test_max_steps_stops_early():
+    D, X = _problem(20, 30)
+    res = homotopy(D, X, 0.01, max_steps=2)
+    assert not res.converged
+    assert res.n_iter == 2
+
+
+def test_torch_in_torch_out():
+    torch = pytest.importorskip("torch")
+    D, X = _problem(10, 20)
+    res = homotopy(torch.tensor(D, dtype=torch.float32), torch.tensor(X, dtype=torch.float32), 0.2)
+    assert isinstance(res.codes, torch.Tensor) and res.codes.dtype == torch.float32
+    np.testing.assert_allclose(res.codes.numpy(), homotopy(D, X, 0.2).codes, atol=1e-5)
+
+
+def test_bad_inputs():
+    D, X = _problem(10, 20)
+    with pytest.raises(ValueError, match="lam"):
+        homotopy(D, X, -1.0)
+    with pytest.raises(ValueError, match="max_steps"):
+        homotopy(D, X, 0.1, max_steps=0)
+    with pytest.raises(ValueError, match="X"):
+        homotopy(D, X[:, :5], 0.1)
+    with pytest.raises(ValueError, match="x"):
+        homotopy_path(D, X, 0.1)
