@@ -57,7 +57,7 @@ def soft_threshold(v, threshold):
     Examples
     --------
     >>> soft_threshold([-2.0, -0.5, 0.0, 0.5, 2.0], 1.0)
-    array([-1., -0.,  0.,  0.,  1.])
+    array([-1.,  0.,  0.,  0.,  1.])
     """
     v = check_array(v, "v", ndim=_ANY_NDIM, allow_empty=True)
     t = _check_threshold(threshold, v)
@@ -107,7 +107,7 @@ def sigshrink(v, threshold, tau=10.0):
     Examples
     --------
     >>> sigshrink([0.0, 1.0, 3.0], 1.0, tau=10.0).round(4)
-    array([0.    , 0.5   , 3.    ])
+    array([0. , 0.5, 3. ])
     """
     v = check_array(v, "v", ndim=_ANY_NDIM, allow_empty=True)
     t = _check_threshold(threshold, v)
@@ -139,8 +139,8 @@ def project_simplex(v, radius=1.0, axis=-1):
 
     Examples
     --------
-    >>> project_simplex([0.5, 0.5, 1.0])
-    array([0.25, 0.25, 0.5 ])
+    >>> project_simplex([0.5, 0.0, 1.0])
+    array([0.25, 0.  , 0.75])
     """
     v = check_array(v, "v", ndim=_ANY_NDIM[1:])
     radius = check_scalar(radius, "radius", low=0.0, low_inclusive=False)

@@ -475,6 +475,8 @@ def fista(D, X, lam, *, max_iter=1000, tol=1e-6, init=None, lipschitz=None,
         ``"gradient"`` when the momentum points uphill,
         :math:`(y_k - h_{k+1})^\top(h_{k+1} - h_k) > 0`.
 
+    Notes
+    -----
     The other parameters and the result are those of :func:`ista`; the stopping rule
     measures :math:`L\|h_{k+1} - y_k\|_\infty`.
 
@@ -484,7 +486,7 @@ def fista(D, X, lam, *, max_iter=1000, tol=1e-6, init=None, lipschitz=None,
     >>> rng = np.random.default_rng(0)
     >>> D = rng.standard_normal((20, 30)); D /= np.linalg.norm(D, axis=0)
     >>> X = rng.standard_normal((5, 20))
-    >>> res = fista(D, X, 0.1, tol=1e-8)
+    >>> res = fista(D, X, 0.1, restart="gradient", tol=1e-8)
     >>> res.converged, res.codes.shape
     (True, (5, 30))
     """
@@ -521,6 +523,8 @@ def continuation_ista(D, X, lam, *, n_layers=10, max_iter=1000, tol=1e-6,
     n_layers : int
         Number of continuation layers (:math:`\ge 1`).
 
+    Notes
+    -----
     The other parameters and the result are those of :func:`ista`.
 
     Examples

@@ -24,8 +24,8 @@ def slider_explorer(plot, **sliders):
     --------
     >>> def show(lam=1.0):
     ...     pass
-    >>> w = slider_explorer(show, lam=(0.0, 2.0, 0.1, 1.0))
-    >>> type(w).__name__
+    >>> w = slider_explorer(show, lam=(0.0, 2.0, 0.1, 1.0))  # doctest: +SKIP
+    >>> type(w).__name__  # doctest: +SKIP
     'interactive'
     """
     import ipywidgets as widgets

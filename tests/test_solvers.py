@@ -1,0 +1,274 @@
+"""Lasso solvers against scikit-learn's Lasso and cvxpy (independent references)."""
+
+import numpy as np
+import pytest
+from sklearn.linear_model import Lasso, Ridge
+
+import sparsecoding as sc
+
+torch = pytest.importorskip("torch")
+cp = pytest.importorskip("cvxpy")
+
+SOLVERS = {
+    "ista": lambda D, X, lam, **kw: sc.ista(D, X, lam, max_iter=50_000, **kw),
+    "fista": lambda D, X, lam, **kw: sc.fista(D, X, lam, max_iter=20_000, **kw),
+    "fista_restart": lambda D, X, lam, **kw: sc.fista(D, X, lam, max_iter=20_000,
+                                                      restart="function", **kw),
+    "fista_residual": lambda D, X, lam, **kw: sc.fista(D, X, lam, max_iter=20_000,
+                                                       mode="residual", **kw),
+    "continuation": lambda D, X, lam, **kw: sc.continuation_ista(
+        D, X, lam, n_layers=20, max_iter=50_000, **kw),
+}
+
+
+def make_problem(n_features=20, n_atoms=40, n_signals=6, seed=0):
+    rng = np.random.default_rng(seed)
+    D = rng.standard_normal((n_features, n_atoms))
+    D /= np.linalg.norm(D, axis=0)
+    H = np.zeros((n_signals, n_atoms))
+    for row in H:
+        idx = rng.choice(n_atoms, 3, replace=False)
+        row[idx] = rng.standard_normal(3)
+    X = H @ D.T + 0.05 * rng.standard_normal((n_signals, n_features))
+    return D, X
+
+
+def sklearn_lasso(D, X, lam):
+    model = Lasso(alpha=lam / D.shape[0], fit_intercept=False, tol=1e-12,
+                  max_iter=200_000)
+    return np.array([model.fit(D, x).coef_ for x in np.atleast_2d(X)])
+
+
+def cvxpy_lasso(D, x, lam):
+    h = cp.Variable(D.shape[1])
+    cp.Problem(cp.Minimize(0.5 * cp.sum_squares(x - D @ h) + lam * cp.norm1(h))).solve(
+        solver=cp.CLARABEL)
+    return h.value
+
+
+def objective(D, X, H, lam):
+    X, H = np.atleast_2d(X), np.atleast_2d(H)
+    return 0.5 * np.sum((X - H @ D.T) ** 2) + lam * np.abs(H).sum()
+
+
+@pytest.mark.parametrize("name", list(SOLVERS))
+@pytest.mark.parametrize("shape", [(20, 40), (30, 12)])  # over- and under-complete
+def test_matches_sklearn(name, shape):
+    D, X = make_problem(*shape)
+    lam = 0.1
+    res = SOLVERS[name](D, X, lam, tol=1e-10)
+    ref = objective(D, X, sklearn_lasso(D, X, lam), lam)
+    got = objective(D, X, res.codes, lam)
+    assert res.converged
+    assert abs(got - ref) <= 1e-6 * abs(ref)
+    # the recorded history ends at the objective of the returned codes
+    assert np.isclose(res.objective[-1], got, rtol=1e-9)
+    assert len(res.objective) == res.n_iter + 1
+
+
+@pytest.mark.parametrize("name", ["ista", "fista"])
+def test_matches_cvxpy(name):
+    D, X = make_problem(15, 25, 3, seed=1)
+    lam = 0.2
+    res = SOLVERS[name](D, X, lam, tol=1e-10)
+    for x, h in zip(X, res.codes):
+        ref = cvxpy_lasso(D, x, lam)
+        f_ref = objective(D, x, ref, lam)
+        assert objective(D, x, h, lam) <= f_ref * (1 + 1e-6)
+
+
+def test_ista_objective_is_monotone():
+    D, X = make_problem()
+    hist = sc.ista(D, X, 0.05, tol=1e-9).objective
+    assert np.all(np.diff(hist) <= 1e-12 * hist[0])
+
+
+def test_zero_code_at_and_above_lambda_max():
+    D, X = make_problem()
+    lam_max = sc.lambda_max(D, X)
+    np.testing.assert_allclose(lam_max, np.max(np.abs(X @ D), axis=1))
+    for solver in (sc.ista, sc.fista, sc.continuation_ista):
+        res = solver(D, X[0], float(lam_max[0]))
+        assert np.count_nonzero(res.codes) == 0 and res.converged
+    below = sc.fista(D, X[0], 0.99 * float(lam_max[0]), tol=1e-10)
+    assert np.count_nonzero(below.codes) >= 1
+
+
+def test_single_signal_gives_1d_code():
+    D, X = make_problem()
+    res = sc.fista(D, X[0], 0.1, tol=1e-10)
+    assert res.codes.shape == (D.shape[1],)
+    ref = sklearn_lasso(D, X[0], 0.1)[0]
+    assert abs(objective(D, X[0], res.codes, 0.1) - objective(D, X[0], ref, 0.1)) < 1e-8
+
+
+def test_float32_inputs():
+    D, X = make_problem()
+    res = sc.fista(D.astype(np.float32), X.astype(np.float32), 0.1, tol=1e-5)
+    assert res.codes.dtype == np.float32
+    ref = objective(D, X, sklearn_lasso(D, X, 0.1), 0.1)
+    assert abs(objective(D, X, res.codes.astype(np.float64), 0.1) - ref) <= 1e-4 * ref
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("solver", [sc.ista, sc.fista, sc.continuation_ista])
+def test_torch_agrees_with_numpy(dtype, solver):
+    D, X = make_problem()
+    res_np = solver(D, X, 0.1, tol=1e-9)
+    res_t = solver(torch.tensor(D, dtype=dtype), torch.tensor(X, dtype=dtype), 0.1,
+                   tol=1e-9 if dtype == torch.float64 else 1e-5)
+    assert isinstance(res_t.codes, torch.Tensor) and res_t.codes.dtype == dtype
+    atol = 1e-7 if dtype == torch.float64 else 1e-3
+    np.testing.assert_allclose(res_t.codes.double().numpy(), res_np.codes, atol=atol)
+
+
+def test_numpy_dictionary_with_tensor_signals():
+    D, X = make_problem()
+    res = sc.fista(D, torch.tensor(X, dtype=torch.float32), 0.1)
+    assert isinstance(res.codes, torch.Tensor) and res.codes.dtype == torch.float32
+    with pytest.raises(TypeError, match="D"):
+        sc.fista(torch.tensor(D), X, 0.1)
+
+
+def test_chunking_gives_the_same_codes():
+    D, X = make_problem(n_signals=25)
+    full = sc.fista(D, X, 0.1, tol=1e-10)
+    chunked = sc.fista(D, X, 0.1, tol=1e-10, chunk_size=4)
+    np.testing.assert_allclose(chunked.codes, full.codes, atol=1e-9)
+    assert chunked.converged
+
+
+def test_warm_start_converges_immediately():
+    D, X = make_problem()
+    first = sc.fista(D, X, 0.1, tol=1e-10)
+    again = sc.fista(D, X, 0.1, tol=1e-8, init=first.codes)
+    assert again.n_iter <= 2
+
+
+def test_restart_reduces_iterations():
+    D, X = make_problem(40, 80, 10, seed=3)
+    plain = sc.fista(D, X, 0.02, tol=1e-9, max_iter=20_000)
+    restarted = sc.fista(D, X, 0.02, tol=1e-9, max_iter=20_000, restart="gradient")
+    assert restarted.n_iter < plain.n_iter
+
+
+def test_continuation_as_fixed_layers():
+    D, X = make_problem()
+    res = sc.continuation_ista(D, X, 0.1, n_layers=5, max_iter=5, tol=0)
+    assert res.n_iter == 5 and not res.converged
+    # layer 1 by hand: S_{lam_1 / L}(D^T x / L)
+    L = sc.lipschitz_constant(D)
+    lam_max = np.max(np.abs(X @ D), axis=1, keepdims=True)
+    lam_1 = lam_max * (0.1 / lam_max) ** (1 / 5)
+    first = sc.continuation_ista(D, X, 0.1, n_layers=5, max_iter=1, tol=0, lipschitz=L)
+    V = X @ D / L
+    np.testing.assert_allclose(first.codes,
+                               np.sign(V) * np.maximum(np.abs(V) - lam_1 / L, 0))
+
+
+def test_lipschitz_constant_matches_spectral_norm():
+    for shape in [(20, 40), (40, 20), (5, 5)]:
+        D = np.random.default_rng(1).standard_normal(shape)
+        assert np.isclose(sc.lipschitz_constant(D), np.linalg.norm(D, 2) ** 2, rtol=1e-6)
+    assert sc.lipschitz_constant(np.zeros((3, 4))) == 0.0
+
+
+def test_ridge_against_sklearn():
+    D, X = make_problem(20, 15)
+    for lam in (0.1, 2.0):
+        ref = Ridge(alpha=lam, fit_intercept=False).fit(D, X.T).coef_
+        np.testing.assert_allclose(sc.ridge(D, X, lam), ref, atol=1e-10)
+    assert sc.ridge(D, X[0], 0.1).shape == (15,)
+    with pytest.raises(ValueError, match="singular"):
+        sc.ridge(np.ones((3, 2)), np.ones(3), 0.0)
+
+
+def test_lasso_objective_and_path():
+    D, X = make_problem()
+    H = np.random.default_rng(2).standard_normal((X.shape[0], D.shape[1]))
+    assert np.isclose(sc.lasso_objective(D, X, H, 0.3), objective(D, X, H, 0.3))
+    per = sc.lasso_objective(D, X, H, 0.3, reduction="none")
+    assert per.shape == (X.shape[0],) and np.isclose(per.sum(), objective(D, X, H, 0.3))
+    lams = [0.5, 0.05, 0.2]
+    path = sc.lasso_path(D, X[0], lams, tol=1e-10)
+    for lam, res in zip(lams, path):
+        ref = sklearn_lasso(D, X[0], lam)[0]
+        assert np.isclose(objective(D, X[0], res.codes, lam),
+                          objective(D, X[0], ref, lam), rtol=1e-6)
+    nnz = [np.count_nonzero(r.codes) for r in path]
+    assert nnz[1] >= nnz[2] >= nnz[0]
+
+
+GOOD_D, GOOD_X = make_problem()
+
+
+@pytest.mark.parametrize("lam, exc", [
+    (-0.1, ValueError), (float("nan"), ValueError), (float("inf"), ValueError),
+    ("0.1", TypeError), (None, TypeError), (True, TypeError), (np.ones(2), TypeError),
+])
+@pytest.mark.parametrize("solver", [sc.ista, sc.fista, sc.continuation_ista])
+def test_bad_lam(solver, lam, exc):
+    with pytest.raises(exc, match="lam"):
+        solver(GOOD_D, GOOD_X, lam)
+
+
+BAD_ARRAYS = [
+    ("D", lambda D, X: (np.where(np.eye(*D.shape) > 0, np.nan, D), X), ValueError),
+    ("D", lambda D, X: (np.where(np.eye(*D.shape) > 0, np.inf, D), X), ValueError),
+    ("X", lambda D, X: (D, np.full_like(X, np.nan)), ValueError),
+    ("X", lambda D, X: (D, X[:, :-1]), ValueError),           # mismatched features
+    ("D", lambda D, X: (D[0], X), ValueError),                # 1-D dictionary
+    ("X", lambda D, X: (D, X[None]), ValueError),             # 3-D signals
+    ("D", lambda D, X: (np.zeros((D.shape[0], 0)), X), ValueError),  # no atoms
+    ("X", lambda D, X: (D, X + 1j), TypeError),               # complex
+    ("D", lambda D, X: (D.astype(complex), X), TypeError),
+    ("X", lambda D, X: (D, X.astype(str)), TypeError),        # non-numeric
+]
+
+
+@pytest.mark.parametrize("name, make, exc", BAD_ARRAYS)
+@pytest.mark.parametrize("solver", [sc.ista, sc.fista, sc.continuation_ista, sc.lambda_max,
+                                    sc.ridge])
+def test_bad_arrays(solver, name, make, exc):
+    D, X = make(GOOD_D, GOOD_X)
+    args = (D, X) if solver is sc.lambda_max else (D, X, 0.1)
+    with pytest.raises(exc, match=name):
+        solver(*args)
+
+
+def test_bad_options():
+    with pytest.raises(ValueError, match="max_iter"):
+        sc.ista(GOOD_D, GOOD_X, 0.1, max_iter=-1)
+    with pytest.raises(ValueError, match="tol"):
+        sc.fista(GOOD_D, GOOD_X, 0.1, tol=-1.0)
+    with pytest.raises(ValueError, match="restart"):
+        sc.fista(GOOD_D, GOOD_X, 0.1, restart="sometimes")
+    with pytest.raises(ValueError, match="mode"):
+        sc.fista(GOOD_D, GOOD_X, 0.1, mode="fast")
+    with pytest.raises(ValueError, match="init"):
+        sc.fista(GOOD_D, GOOD_X, 0.1, init=np.zeros((2, 2)))
+    with pytest.raises(ValueError, match="lipschitz"):
+        sc.fista(GOOD_D, GOOD_X, 0.1, lipschitz=0.0)
+    with pytest.raises(ValueError, match="n_layers"):
+        sc.continuation_ista(GOOD_D, GOOD_X, 0.1, n_layers=0)
+    with pytest.raises(ValueError, match="H"):
+        sc.lasso_objective(GOOD_D, GOOD_X, np.zeros((1, 3)), 0.1)
+
+
+def test_no_nan_on_degenerate_inputs():
+    D, _ = make_problem()
+    zero_signal = np.zeros((2, D.shape[0]))
+    res = sc.fista(D, zero_signal, 0.1)
+    assert np.all(res.codes == 0) and res.converged
+    res = sc.ista(np.zeros((4, 3)), np.ones(4), 0.1)
+    assert np.all(np.isfinite(res.codes))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+def test_cuda_matches_cpu():
+    D, X = make_problem()
+    cpu = sc.fista(D, X, 0.1, tol=1e-9)
+    gpu = sc.fista(torch.tensor(D, device="cuda"), torch.tensor(X, device="cuda"), 0.1,
+                   tol=1e-9)
+    assert gpu.codes.device.type == "cuda"
+    np.testing.assert_allclose(gpu.codes.cpu().numpy(), cpu.codes, atol=1e-7)
