@@ -1,0 +1,270 @@
+r"""Classifiers of MNIST digits with an L1 penalty on their hidden ReLU activations.
+
+Each model returns the class scores (logits) *and* its hidden activations
+:math:`h = \mathrm{ReLU}(\cdot)`, so that the training loss can penalise them:
+
+.. math::
+
+   \mathcal{L}(\theta) = \frac1B \sum_{i=1}^B \Big[\operatorname{CE}(f_\theta(x_i), y_i)
+   + \lambda \lVert h_\theta(x_i) \rVert_1\Big],
+
+the cross-entropy of the classifier plus ``lam`` times the mean L1 norm of the hidden
+code. The convolutional autoencoder adds a reconstruction term. The chapter
+*Sparse classifiers on MNIST* (Part III) explains and measures them.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from .._validation import check_choice, check_scalar
+
+__all__ = [
+    "l1_activation_penalty",
+    "SparseMLP",
+    "SparseCNN",
+    "ConvSparseAutoencoderClassifier",
+    "activation_statistics",
+]
+
+
+def l1_activation_penalty(h):
+    r"""The mean over the batch of the L1 norm of each row's activations.
+
+    .. math:: \frac1B \sum_{i=1}^B \lVert h_i \rVert_1
+
+    ``h`` is ``(batch, ...)``; every dimension after the first belongs to one example.
+    Chapter: *Sparse classifiers on MNIST*.
+
+    Examples
+    --------
+    >>> import torch
+    >>> float(l1_activation_penalty(torch.tensor([[1.0, -2.0], [0.0, 3.0]])))
+    3.0
+    """
+    if not isinstance(h, torch.Tensor):
+        raise TypeError(f"h must be a torch tensor, got {type(h).__name__}")
+    if h.ndim < 1 or h.shape[0] == 0:
+        raise ValueError(f"h must have a non-empty batch dimension, got {tuple(h.shape)}")
+    return h.abs().reshape(h.shape[0], -1).sum(dim=1).mean()
+
+
+def _check_lam(lam):
+    return check_scalar(lam, "lam", low=0.0)
+
+
+class _SparseClassifier(nn.Module):
+    """Shared ``loss``: cross-entropy plus ``lam`` times the L1 norm of the activations."""
+
+    def loss(self, x, y, lam=0.0):
+        r"""Training loss and its parts, in the form :func:`sparsecoding.training.fit` takes.
+
+        .. math:: \operatorname{CE}(f(x), y) + \lambda \tfrac1B\textstyle\sum_i \lVert h_i\rVert_1
+
+        Returns ``(loss, {"ce": ..., "l1": ..., "active": ..., "accuracy": ...})``
+        where ``active`` is the mean number of non-zero hidden units per example and
+        ``accuracy`` the fraction of the batch classified correctly.
+        """
+        lam = _check_lam(lam)
+        logits, h = self(x)[:2]
+        ce = F.cross_entropy(logits, y)
+        l1 = l1_activation_penalty(h)
+        active = (h > 0).reshape(h.shape[0], -1).sum(dim=1).float().mean()
+        acc = (logits.argmax(1) == y).float().mean()
+        return ce + lam * l1, {"ce": ce.detach(), "l1": l1.detach(),
+                               "active": active, "accuracy": acc}
+
+
+class SparseMLP(_SparseClassifier):
+    r"""A fully connected ``n_inputs``-``n_hidden``-``n_classes`` network with ReLU.
+
+    .. math:: h = \mathrm{ReLU}(W_1 x + b_1), \qquad f(x) = W_2 h + b_2
+
+    The blog experiment of the chapter *Sparse classifiers on MNIST* uses 784-784-10.
+
+    Parameters
+    ----------
+    n_inputs, n_hidden, n_classes : int
+
+    Examples
+    --------
+    >>> import torch
+    >>> model = SparseMLP(n_inputs=4, n_hidden=3, n_classes=2)
+    >>> logits, h = model(torch.zeros(5, 4))
+    >>> tuple(logits.shape), tuple(h.shape)
+    ((5, 2), (5, 3))
+    """
+
+    def __init__(self, n_inputs=784, n_hidden=784, n_classes=10):
+        super().__init__()
+        n_inputs = check_scalar(n_inputs, "n_inputs", low=1, integer=True)
+        n_hidden = check_scalar(n_hidden, "n_hidden", low=1, integer=True)
+        n_classes = check_scalar(n_classes, "n_classes", low=2, integer=True)
+        self.hidden = nn.Linear(n_inputs, n_hidden)
+        self.out = nn.Linear(n_hidden, n_classes)
+
+    def forward(self, x):
+        """``x`` is ``(batch, n_inputs)`` or images ``(batch, [1,] 28, 28)``: ``(logits, h)``."""
+        h = F.relu(self.hidden(x.reshape(x.shape[0], -1)))
+        return self.out(h), h
+
+
+def _as_images(x):
+    if x.ndim == 2:  # flattened square images
+        side = int(round(x.shape[1] ** 0.5))
+        if side * side != x.shape[1]:
+            raise ValueError(f"x must hold square images, got shape {tuple(x.shape)}")
+        x = x.reshape(-1, 1, side, side)
+    elif x.ndim == 3:
+        x = x.unsqueeze(1)
+    if x.ndim != 4:
+        raise ValueError(f"x must be (batch, 1, H, W), got shape {tuple(x.shape)}")
+    return x
+
+
+class SparseCNN(_SparseClassifier):
+    r"""One convolutional layer of ``n_maps`` ReLU feature maps, then a linear classifier.
+
+    .. math:: h = \mathrm{ReLU}(w * x + b) \in \mathbb{R}^{n_\text{maps} \times 14 \times 14},
+              \qquad f(x) = W \operatorname{vec}(h) + c
+
+    With 3×3 kernels, stride 2 and padding 1, a 28×28 image gives
+    :math:`14 \times 14 \times 200 = 39\,200` hidden units for 200 maps.
+    Chapter: *Sparse classifiers on MNIST*.
+
+    Examples
+    --------
+    >>> import torch
+    >>> model = SparseCNN(n_maps=4)
+    >>> logits, h = model(torch.zeros(2, 1, 28, 28))
+    >>> tuple(logits.shape), tuple(h.shape)
+    ((2, 10), (2, 4, 14, 14))
+    """
+
+    def __init__(self, n_maps=200, n_classes=10, *, kernel_size=3, stride=2,
+                 image_size=28):
+        super().__init__()
+        n_maps = check_scalar(n_maps, "n_maps", low=1, integer=True)
+        n_classes = check_scalar(n_classes, "n_classes", low=2, integer=True)
+        kernel_size = check_scalar(kernel_size, "kernel_size", low=1, integer=True)
+        stride = check_scalar(stride, "stride", low=1, integer=True)
+        image_size = check_scalar(image_size, "image_size", low=1, integer=True)
+        self.conv = nn.Conv2d(1, n_maps, kernel_size, stride=stride,
+                              padding=kernel_size // 2)
+        side = (image_size + 2 * (kernel_size // 2) - kernel_size) // stride + 1
+        self.out = nn.Linear(n_maps * side * side, n_classes)
+
+    def encode(self, x):
+        """The hidden feature maps ``(batch, n_maps, 14, 14)``."""
+        return F.relu(self.conv(_as_images(x)))
+
+    def forward(self, x):
+        """``(logits, h)`` with ``h`` the feature maps."""
+        h = self.encode(x)
+        return self.out(h.flatten(1)), h
+
+
+class ConvSparseAutoencoderClassifier(SparseCNN):
+    r"""A :class:`SparseCNN` whose feature maps also reconstruct the image.
+
+    Two decoders map the 14×14 maps back to 28×28:
+
+    * ``"transposed"``: a transposed convolution (kernel 4, stride 2, padding 1);
+    * ``"subpixel"``: a 3×3 convolution to 4 channels followed by a pixel shuffle
+      that interleaves them into a twice larger image (Shi et al., 2016).
+
+    The loss is
+
+    .. math:: \operatorname{CE}(f(x), y) + \beta\,\lVert x - \hat x\rVert^2_\text{mean}
+              + \lambda \tfrac1B\textstyle\sum_i \lVert h_i\rVert_1,
+
+    where the squared error is averaged over pixels and images.
+    Chapter: *Sparse classifiers on MNIST*.
+
+    Examples
+    --------
+    >>> import torch
+    >>> model = ConvSparseAutoencoderClassifier(n_maps=4, decoder="subpixel")
+    >>> logits, h, x_hat = model(torch.zeros(2, 1, 28, 28))
+    >>> tuple(x_hat.shape)
+    (2, 1, 28, 28)
+    """
+
+    def __init__(self, n_maps=200, n_classes=10, *, decoder="transposed"):
+        super().__init__(n_maps, n_classes)
+        self.decoder_kind = check_choice(decoder, "decoder", ("transposed", "subpixel"))
+        if decoder == "transposed":
+            self.decoder = nn.ConvTranspose2d(n_maps, 1, 4, stride=2, padding=1)
+        else:
+            self.decoder = nn.Sequential(nn.Conv2d(n_maps, 4, 3, padding=1),
+                                         nn.PixelShuffle(2))
+
+    def forward(self, x):
+        """``(logits, h, x_hat)``; ``x_hat`` has the shape ``(batch, 1, 28, 28)``."""
+        h = self.encode(x)
+        return self.out(h.flatten(1)), h, self.decoder(h)
+
+    def loss(self, x, y, lam=0.0, beta=1.0):
+        """Cross-entropy + ``beta`` × pixel MSE + ``lam`` × L1: ``(loss, parts)``."""
+        lam = _check_lam(lam)
+        beta = check_scalar(beta, "beta", low=0.0)
+        logits, h, x_hat = self(x)
+        ce = F.cross_entropy(logits, y)
+        mse = F.mse_loss(x_hat, _as_images(x))
+        l1 = l1_activation_penalty(h)
+        active = (h > 0).flatten(1).sum(dim=1).float().mean()
+        acc = (logits.argmax(1) == y).float().mean()
+        return ce + beta * mse + lam * l1, {"ce": ce.detach(), "mse": mse.detach(),
+                                            "l1": l1.detach(), "active": active,
+                                            "accuracy": acc}
+
+
+@torch.no_grad()
+def activation_statistics(model, X, y, *, batch_size=500):
+    r"""Accuracy and activity of a trained classifier on a labelled set.
+
+    Returns a dict with ``accuracy``; ``active_per_example``, the mean number of
+    non-zero hidden units per example; ``n_units``; ``ever_active``, a boolean
+    tensor saying which hidden units are non-zero on at least one example;
+    ``dead_fraction``, the fraction of units never active; and ``mse``, the mean
+    squared reconstruction error per pixel when the model reconstructs.
+    Chapter: *Sparse classifiers on MNIST*.
+
+    Examples
+    --------
+    >>> import torch
+    >>> torch.manual_seed(0) and None
+    >>> stats = activation_statistics(SparseMLP(4, 3, 2), torch.rand(6, 4),
+    ...                               torch.zeros(6, dtype=torch.long))
+    >>> stats["n_units"]
+    3
+    """
+    if not isinstance(X, torch.Tensor) or not isinstance(y, torch.Tensor):
+        raise TypeError("X and y must be torch tensors")
+    if X.shape[0] != y.shape[0] or X.shape[0] == 0:
+        raise ValueError(f"X and y must share a non-empty first dimension, got "
+                         f"{tuple(X.shape)} and {tuple(y.shape)}")
+    batch_size = check_scalar(batch_size, "batch_size", low=1, integer=True)
+    model.eval()
+    device = next(model.parameters()).device
+    correct, active, sq_err, ever = 0, 0.0, 0.0, None
+    for start in range(0, X.shape[0], batch_size):
+        xb = X[start:start + batch_size].to(device)
+        yb = y[start:start + batch_size].to(device)
+        out = model(xb)
+        logits, h = out[0], out[1].flatten(1)
+        correct += int((logits.argmax(1) == yb).sum())
+        on = h > 0
+        active += float(on.sum())
+        ever = on.any(0) if ever is None else ever | on.any(0)
+        if len(out) > 2:
+            sq_err += float(((out[2] - _as_images(xb)) ** 2).sum())
+    n = X.shape[0]
+    stats = {"accuracy": correct / n, "active_per_example": active / n,
+             "n_units": int(ever.numel()), "ever_active": ever.cpu(),
+             "dead_fraction": 1.0 - float(ever.float().mean())}
+    if len(out) > 2:
+        stats["mse"] = sq_err / X[:1].numel() / n
+    return stats
