@@ -16,8 +16,11 @@ from urllib.parse import unquote, urlsplit
 
 import yaml
 
+#: Pages that Sphinx and its extensions generate (not in the toc): the general index and
+#: the index of algorithms and theorems (sphinx-proof). They are checked like the others.
+GENERATED_PAGES = ["genindex.html", "prf-prf.html"]
 #: Built pages that are not chapters: generated indices, search, sources, assets.
-SPECIAL_PAGES = {"genindex.html", "search.html", "py-modindex.html"}
+SPECIAL_PAGES = {"search.html", "py-modindex.html", *GENERATED_PAGES}
 
 
 def toc_pages(root: Path) -> list[str]:
