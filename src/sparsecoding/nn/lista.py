@@ -112,7 +112,7 @@ class LISTA(nn.Module):
 
 
 def train_lista(model, X, H_star, *, epochs=20, batch_size=64, lr=1e-3, seed=0,
-                device=None, progress=True):
+                device=None, progress=True, desc="LISTA"):
     r"""Train a :class:`LISTA` to predict the codes ``H_star`` of the signals ``X``.
 
     Minimises the mean squared error :math:`\frac1N\sum_i \|h_T(x_i) - h^\star_i\|_2^2`
@@ -126,6 +126,8 @@ def train_lista(model, X, H_star, *, epochs=20, batch_size=64, lr=1e-3, seed=0,
     H_star : ``(n_signals, n_atoms)`` tensor or array, the target codes (e.g. from
         :func:`sparsecoding.fista` with a tight tolerance)
     epochs, batch_size, lr, seed, device, progress : passed to ``fit``
+    desc : str
+        Label of the progress bar.
 
     Returns
     -------
@@ -153,4 +155,4 @@ def train_lista(model, X, H_star, *, epochs=20, batch_size=64, lr=1e-3, seed=0,
 
     return fit(model, loss_fn, (X, H_star), epochs=epochs, batch_size=batch_size, lr=lr,
                seed=seed, device=device or torch.device("cpu"), progress=progress,
-               desc="LISTA")
+               desc=desc)
