@@ -1,0 +1,389 @@
+r"""Dictionary learning: the sparse codes and the dictionary, learned together.
+
+Given signals :math:`x_1, \dots, x_N` (the rows of ``X``), dictionary learning solves
+
+.. math::
+
+    \min_{D \in \mathcal{C}} \; \frac1N \sum_{i=1}^N \min_{h_i}
+    \tfrac12\|x_i - D h_i\|_2^2 + \lambda\|h_i\|_1 ,
+    \qquad \mathcal{C} = \{D : \|d_j\|_2 \le 1 \text{ for every column } j\},
+
+which is convex in the codes for a fixed :math:`D` and convex in :math:`D` for fixed
+codes, but not jointly. The norm constraint stops :math:`D` from growing while the
+codes shrink (which would drive the penalty to zero without making anything sparse).
+The chapter *Dictionary learning on natural images* derives the algorithm.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ._backend import is_tensor, namespace
+from ._validation import check_array, check_choice, check_scalar
+from .solvers import fista
+
+__all__ = ["DictionaryResult", "normalize_columns", "learn_dictionary", "denoise_image"]
+
+
+def normalize_columns(D, max_norm=1.0):
+    r"""Project every column of ``D`` onto the ball :math:`\|d_j\|_2 \le` ``max_norm``.
+
+    The Euclidean projection onto the constraint set of dictionary learning,
+    :math:`d_j \mapsto d_j / \max(1, \|d_j\|_2 / C)`: columns inside the ball are
+    unchanged, longer ones are rescaled to norm :math:`C`, zero columns stay zero.
+    Explained in the chapter *Dictionary learning on natural images*.
+
+    Parameters
+    ----------
+    D : ``(n_features, n_atoms)`` array or tensor
+    max_norm : float
+        The radius :math:`C > 0`.
+
+    Returns
+    -------
+    array or tensor of the kind, device and dtype of ``D``
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> normalize_columns(np.array([[3.0, 0.3, 0.0], [4.0, 0.4, 0.0]]))
+    array([[0.6, 0.3, 0. ],
+           [0.8, 0.4, 0. ]])
+    """
+    D = check_array(D, "D", ndim=2)
+    max_norm = check_scalar(max_norm, "max_norm", low=0.0, low_inclusive=False)
+    xp = namespace(D)
+    norms = xp.sqrt(xp.sum(D * D, axis=0, keepdims=True))
+    scale = xp.where(norms > max_norm, max_norm / xp.where(norms > 0, norms, 1 + 0 * norms),
+                     1 + 0 * norms)
+    return D * scale
+
+
+@dataclass
+class DictionaryResult:
+    """What :func:`learn_dictionary` returns.
+
+    Attributes
+    ----------
+    D : array or tensor
+        ``(n_features, n_atoms)``, each column of norm at most 1; NumPy when ``X`` was
+        a NumPy array, else a tensor on the device of the computation.
+    history : numpy.ndarray
+        ``history[e]``: the mean objective
+        :math:`\\tfrac12\\|x - Dh\\|^2 + \\lambda\\|h\\|_1` over the signals of epoch
+        ``e``, each measured with the codes and the dictionary of its mini-batch (the
+        online estimate that the algorithm drives down).
+    time : float
+        Wall-clock seconds of the learning.
+    codes : array or tensor
+        ``(n_signals, n_atoms)``: the last codes of every signal (from the last epoch).
+    extra : dict
+        ``A``, ``B`` (the accumulated statistics), ``n_resampled`` (unused atoms
+        replaced by signals), ``device``.
+    """
+
+    D: object
+    history: np.ndarray
+    time: float
+    codes: object
+    extra: dict = field(default_factory=dict, repr=False)
+
+
+def _unit_columns(D, rng):
+    """Scale every column to unit norm; a zero column becomes a random unit vector."""
+    norms = np.linalg.norm(D, axis=0)
+    zero = norms < 1e-12
+    if zero.any():
+        D[:, zero] = rng.standard_normal((D.shape[0], int(zero.sum())))
+        norms = np.linalg.norm(D, axis=0)
+    return D / norms
+
+
+def _top_singular_squared(D, v, n_iter):
+    """Warm-started power iteration on D^T D: returns (estimate of ||D||_2^2, vector)."""
+    xp = namespace(D)
+    for _ in range(n_iter):
+        w = D.T @ (D @ v)
+        v = w / xp.sqrt(xp.sum(w * w))
+    Dv = D @ v
+    return xp.scalar(xp.sum(Dv * Dv)), v
+
+
+def learn_dictionary(X, n_atoms, lam, *, n_epochs=10, batch_size=256, seed=0,
+                     init="random", device=None, progress=True, code_max_iter=200,
+                     code_tol=1e-3, dict_passes=1, D_init=None):
+    r"""Online mini-batch dictionary learning (Mairal, Bach, Ponce and Sapiro, 2010).
+
+    Minimises :math:`\frac1N\sum_i \tfrac12\|x_i - Dh_i\|^2 + \lambda\|h_i\|_1` subject
+    to :math:`\|d_j\|_2 \le 1`, alternating over mini-batches of signals:
+
+    1. **codes** for the batch with :math:`D` fixed: the lasso, solved by
+       :func:`~sparsecoding.fista` warm-started from the codes the same signals got in
+       the previous epoch, with the Lipschitz constant :math:`\|D\|_2^2` tracked by a
+       warm-started power iteration;
+    2. **statistics**, with forgetting of old batches:
+       :math:`A \leftarrow \beta A + \frac1b H^\top H`,
+       :math:`B \leftarrow \beta B + \frac1b X_b^\top H` (:math:`b` signals per batch,
+       :math:`\beta` the schedule of Mairal et al., section 3.4);
+    3. **dictionary** with the codes fixed: block-coordinate descent on the
+       surrogate :math:`\tfrac12\operatorname{tr}(D^\top D A) - \operatorname{tr}(D^\top B)`,
+       one column at a time,
+
+       .. math::
+
+           d_j \leftarrow \Pi\!\left(d_j + \frac{b_j - D a_j}{A_{jj}}\right), \qquad
+           \Pi(u) = u / \max(1, \|u\|_2),
+
+       where an atom no batch uses (:math:`A_{jj} \approx 0`) is replaced by a signal.
+
+    The same code runs on NumPy arrays and on torch tensors (CPU or CUDA): pass a
+    tensor, or ``device="cuda"``. Explained in the chapter *Dictionary learning on
+    natural images*.
+
+    Parameters
+    ----------
+    X : ``(n_signals, n_features)`` array or tensor
+        The training signals, one per row.
+    n_atoms : int
+        Number of atoms (columns of ``D``).
+    lam : float
+        The sparsity weight :math:`\lambda \ge 0`.
+    n_epochs : int
+        Passes over the data.
+    batch_size : int
+        Signals per mini-batch.
+    seed : int
+        Seed of the initial dictionary and of the order of the signals.
+    init : ``"random"`` or ``"data"``
+        Initial atoms: Gaussian vectors, or randomly chosen signals; scaled to unit
+        norm. Ignored when ``D_init`` is given. Random atoms are the default: signals
+        that are sums of several atoms start the learning near poor local minima
+        (measured in ``tests/test_dictionary.py``).
+    device : str or torch.device, optional
+        Compute with torch on this device. By default torch on the tensor's device when
+        ``X`` is a tensor, else NumPy.
+    progress : bool
+        Show a progress bar (tqdm) over the mini-batches.
+    code_max_iter, code_tol : int, float
+        ``max_iter`` and ``tol`` of the FISTA solves of the codes.
+    dict_passes : int
+        Sweeps of block-coordinate descent over the columns per mini-batch.
+    D_init : ``(n_features, n_atoms)`` array, optional
+        The initial dictionary (projected onto the constraint set).
+
+    Returns
+    -------
+    DictionaryResult
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.standard_normal((200, 16))
+    >>> res = learn_dictionary(X, 8, 0.5, n_epochs=3, batch_size=50, progress=False)
+    >>> res.D.shape, bool(np.all(np.linalg.norm(res.D, axis=0) <= 1 + 1e-12))
+    ((16, 8), True)
+    >>> bool(res.history[-1] < res.history[0])
+    True
+    """
+    numpy_in = not is_tensor(X)
+    X = check_array(X, "X", ndim=2)
+    n_atoms = check_scalar(n_atoms, "n_atoms", low=1, integer=True)
+    lam = check_scalar(lam, "lam", low=0.0)
+    n_epochs = check_scalar(n_epochs, "n_epochs", low=1, integer=True)
+    batch_size = check_scalar(batch_size, "batch_size", low=1, integer=True)
+    seed = check_scalar(seed, "seed", low=0, integer=True)
+    check_choice(init, "init", ("data", "random"))
+    code_max_iter = check_scalar(code_max_iter, "code_max_iter", low=1, integer=True)
+    code_tol = check_scalar(code_tol, "code_tol", low=0.0)
+    dict_passes = check_scalar(dict_passes, "dict_passes", low=1, integer=True)
+    n_signals, n_features = X.shape
+    rng = np.random.default_rng(seed)
+
+    if D_init is not None:
+        if is_tensor(D_init):
+            D_init = D_init.detach().cpu().numpy()
+        D0 = np.array(check_array(D_init, "D_init", ndim=2), dtype=np.float64)
+        if D0.shape != (n_features, n_atoms):
+            raise ValueError(
+                f"D_init must have shape {(n_features, n_atoms)} (n_features, n_atoms), "
+                f"got {D0.shape}"
+            )
+        D0 = np.asarray(normalize_columns(D0))
+    elif init == "data":
+        rows = rng.choice(n_signals, size=n_atoms, replace=n_atoms > n_signals)
+        X_np = X.detach().cpu().numpy() if is_tensor(X) else X
+        D0 = _unit_columns(np.array(X_np[rows].T, dtype=np.float64), rng)
+    else:
+        D0 = _unit_columns(rng.standard_normal((n_features, n_atoms)), rng)
+
+    if device is not None or is_tensor(X):
+        import torch
+
+        dev = torch.device(device) if device is not None else X.device
+        X = torch.as_tensor(X, device=dev)
+        if X.dtype not in (torch.float32, torch.float64):
+            X = X.to(torch.get_default_dtype())
+    else:
+        dev = "cpu"
+        if X.dtype not in (np.float32, np.float64):
+            X = X.astype(np.float64)
+    xp = namespace(X)
+
+    def to_x(a):  # a NumPy array to the kind, device and dtype of X
+        if is_tensor(X):
+            return xp.torch.as_tensor(a, dtype=X.dtype, device=X.device)
+        return np.asarray(a, dtype=X.dtype)
+
+    D = to_x(D0)
+    H_all = xp.zeros((n_signals, n_atoms), like=X)
+    A = xp.zeros((n_atoms, n_atoms), like=X)
+    B = xp.zeros((n_features, n_atoms), like=X)
+    v = to_x(rng.standard_normal((n_atoms, 1)))
+    L, v = _top_singular_squared(D, v, 30)
+    n_batches = -(-n_signals // batch_size)
+    history, step, n_resampled = [], 0, 0
+
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=n_epochs * n_batches, desc="dictionary learning", unit="batch")
+    if is_tensor(X) and X.device.type == "cuda":
+        xp.torch.cuda.synchronize(X.device)
+    start = time.perf_counter()
+    for epoch in range(n_epochs):
+        order = rng.permutation(n_signals)
+        total = 0.0
+        for b in range(n_batches):
+            idx_np = order[b * batch_size:(b + 1) * batch_size]
+            idx = xp.torch.as_tensor(idx_np, device=X.device) if is_tensor(X) else idx_np
+            Xb = X[idx]
+            nb = Xb.shape[0]
+            # 1. codes, warm-started, with a safe margin on the tracked Lipschitz constant
+            res = fista(D, Xb, lam, init=H_all[idx], lipschitz=1.01 * L,
+                        max_iter=code_max_iter, tol=code_tol)
+            Hb = res.codes
+            H_all[idx] = Hb
+            R = Xb - Hb @ D.T
+            total += xp.scalar(0.5 * xp.sum(R * R) + lam * xp.sum(xp.abs(Hb)))
+            # 2. statistics with forgetting (Mairal et al. 2010, section 3.4.3)
+            if step < batch_size - 1:
+                theta = (step + 1) * batch_size
+            else:
+                theta = batch_size ** 2 + step + 1 - batch_size
+            beta = (theta + 1 - batch_size) / (theta + 1)
+            A = beta * A + (Hb.T @ Hb) / nb
+            B = beta * B + (Xb.T @ Hb) / nb
+            step += 1
+            # 3. block-coordinate descent on the columns, each projected on the ball
+            diag = xp.to_numpy(A.diagonal() if is_tensor(A) else np.diag(A))
+            for _ in range(dict_passes):
+                for j in range(n_atoms):
+                    if diag[j] > 1e-10:
+                        u = D[:, j] + (B[:, j] - D @ A[:, j]) / float(diag[j])
+                    else:  # an unused atom: restart it from a signal of the batch
+                        u = Xb[int(rng.integers(nb))] + to_x(
+                            0.01 * rng.standard_normal(n_features))
+                        n_resampled += 1
+                    norm = xp.scalar(xp.sqrt(xp.sum(u * u)))
+                    D[:, j] = u / max(1.0, norm)
+            L, v = _top_singular_squared(D, v, 3)
+            if bar is not None:
+                bar.update(1)
+        history.append(total / n_signals)
+        if bar is not None:
+            bar.set_postfix(objective=f"{history[-1]:.4g}")
+    if is_tensor(X) and X.device.type == "cuda":
+        xp.torch.cuda.synchronize(X.device)
+    elapsed = time.perf_counter() - start
+    if bar is not None:
+        bar.close()
+    if numpy_in and is_tensor(D):
+        D, H_all = xp.to_numpy(D), xp.to_numpy(H_all)
+    return DictionaryResult(
+        D=D, history=np.array(history, dtype=np.float64), time=elapsed, codes=H_all,
+        extra={"A": A, "B": B, "n_resampled": n_resampled, "device": str(dev)},
+    )
+
+
+def _patch_positions(n, size, stride):
+    pos = list(range(0, n - size + 1, stride))
+    if pos[-1] != n - size:  # cover the last rows/columns too
+        pos.append(n - size)
+    return np.array(pos)
+
+
+def denoise_image(noisy, D, lam, patch_size=None, stride=1, *, max_iter=300, tol=1e-4):
+    r"""Denoise an image by sparse coding its overlapping patches in a dictionary.
+
+    Every ``patch_size`` × ``patch_size`` patch :math:`p` (at every ``stride``-th
+    position, the last row and column included) loses its mean :math:`\bar p`, gets
+    the lasso code :math:`h = \arg\min_h \tfrac12\|p - \bar p - Dh\|^2 + \lambda\|h\|_1`
+    (:func:`~sparsecoding.fista`), and is replaced by :math:`Dh + \bar p`; each pixel is
+    the average of the patches that cover it (Elad and Aharon, 2006, without their
+    weighting by the noisy image). Explained in the chapter *Dictionary learning on
+    natural images*.
+
+    Parameters
+    ----------
+    noisy : 2-D array
+        The image.
+    D : ``(patch_size**2, n_atoms)`` array
+        A dictionary of (mean-free) patches, flattened row by row.
+    lam : float
+        The sparsity weight; it grows with the noise level.
+    patch_size : int, optional
+        Side of the patches; by default :math:`\sqrt{n_{\text{features}}}`.
+    stride : int
+        Step between patch positions (1: all overlapping patches).
+    max_iter, tol : passed to :func:`~sparsecoding.fista`.
+
+    Returns
+    -------
+    numpy.ndarray, the shape of ``noisy``
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> D = np.eye(4)  # 2x2 patches, the pixel basis: the lasso soft-thresholds pixels
+    >>> img = np.array([[0.0, 1.0, 0.0], [0.0, 0.0, 0.0], [0.0, 0.0, 0.0]])
+    >>> denoise_image(img, D, 0.0).round(6).tolist() == img.tolist()
+    True
+    """
+    if is_tensor(noisy):
+        noisy = noisy.detach().cpu().numpy()
+    if is_tensor(D):
+        D = D.detach().cpu().numpy()
+    noisy = check_array(noisy, "noisy", ndim=2)
+    D = check_array(D, "D", ndim=2)
+    lam = check_scalar(lam, "lam", low=0.0)
+    if patch_size is None:
+        patch_size = int(round(np.sqrt(D.shape[0])))
+    patch_size = check_scalar(patch_size, "patch_size", low=1, integer=True)
+    if patch_size * patch_size != D.shape[0]:
+        raise ValueError(
+            f"patch_size {patch_size} gives {patch_size**2} pixels per patch but D has "
+            f"{D.shape[0]} rows"
+        )
+    if min(noisy.shape) < patch_size:
+        raise ValueError(f"patch_size {patch_size} exceeds the image of shape "
+                         f"{noisy.shape} (noisy)")
+    stride = check_scalar(stride, "stride", low=1, integer=True)
+    rows = _patch_positions(noisy.shape[0], patch_size, stride)
+    cols = _patch_positions(noisy.shape[1], patch_size, stride)
+    windows = np.lib.stride_tricks.sliding_window_view(noisy, (patch_size, patch_size))
+    P = windows[rows][:, cols].reshape(-1, patch_size * patch_size)
+    means = P.mean(axis=1, keepdims=True)
+    H = fista(D, P - means, lam, max_iter=max_iter, tol=tol).codes
+    R = (H @ D.T + means).reshape(len(rows), len(cols), patch_size, patch_size)
+    out = np.zeros_like(noisy, dtype=np.float64)
+    count = np.zeros_like(out)
+    for i in range(patch_size):  # positions are distinct, so each += is exact
+        for j in range(patch_size):
+            out[np.ix_(rows + i, cols + j)] += R[:, :, i, j]
+            count[np.ix_(rows + i, cols + j)] += 1
+    return out / count

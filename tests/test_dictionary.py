@@ -1,0 +1,159 @@
+"""Tests of sparsecoding.dictionary against scikit-learn, scipy and closed forms."""
+
+import warnings
+
+import numpy as np
+import pytest
+from scipy.fft import dctn, idctn
+from sklearn.decomposition import MiniBatchDictionaryLearning
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.feature_extraction.image import extract_patches_2d, reconstruct_from_patches_2d
+
+from sparsecoding import fista
+from sparsecoding.dictionary import denoise_image, learn_dictionary, normalize_columns
+
+
+def _synthetic(p=16, k=24, n=2000, s=3, noise=0.01, seed=0):
+    """Signals that are sums of s atoms of a known unit-norm dictionary, plus noise."""
+    rng = np.random.default_rng(seed)
+    D0 = rng.standard_normal((p, k))
+    D0 /= np.linalg.norm(D0, axis=0)
+    H = np.zeros((n, k))
+    for i in range(n):
+        idx = rng.choice(k, s, replace=False)
+        H[i, idx] = rng.choice([-1, 1], s) * rng.uniform(1, 2, s)
+    return H @ D0.T + noise * rng.standard_normal((n, p)), D0
+
+
+def _objective(D, X, lam):
+    """Mean lasso objective with codes solved tightly (the same solve for every D)."""
+    return fista(D, X, lam, tol=1e-7, max_iter=20000).objective[-1] / X.shape[0]
+
+
+def test_normalize_columns_projects_onto_the_ball():
+    rng = np.random.default_rng(0)
+    D = rng.standard_normal((5, 6)) * np.array([0.1, 0.5, 1.0, 2.0, 10.0, 0.0])
+    P = normalize_columns(D)
+    norms = np.linalg.norm(D, axis=0)
+    for j in range(6):  # projection onto the unit ball, column by column
+        expected = D[:, j] if norms[j] <= 1 else D[:, j] / norms[j]
+        np.testing.assert_allclose(P[:, j], expected, atol=1e-15)
+    assert np.all(P[:, 5] == 0)
+    np.testing.assert_allclose(np.linalg.norm(normalize_columns(D, 0.3), axis=0),
+                               np.minimum(norms, 0.3), atol=1e-12)
+
+
+def test_normalize_columns_tensor_in_tensor_out():
+    torch = pytest.importorskip("torch")
+    D = torch.tensor([[3.0, 0.0], [4.0, 0.0]])
+    out = normalize_columns(D)
+    assert isinstance(out, torch.Tensor)
+    np.testing.assert_allclose(out.numpy(), [[0.6, 0.0], [0.8, 0.0]], atol=1e-7)
+
+
+def test_learned_dictionary_recovers_the_true_atoms():
+    X, D0 = _synthetic()
+    res = learn_dictionary(X, 24, 0.1, n_epochs=20, batch_size=64, progress=False)
+    assert res.D.shape == (16, 24)
+    assert np.all(np.linalg.norm(res.D, axis=0) <= 1 + 1e-12)
+    best = np.abs(res.D.T @ D0).max(axis=0)  # |cos| of the closest learned atom
+    assert np.mean(best > 0.95) >= 0.9
+    assert res.codes.shape == (2000, 24)
+    assert res.time > 0
+
+
+def test_objective_decreases():
+    X, _ = _synthetic(seed=1)
+    res = learn_dictionary(X, 24, 0.1, n_epochs=8, batch_size=64, progress=False)
+    assert res.history.shape == (8,)
+    assert res.history[-1] < 0.95 * res.history[0]
+    assert np.all(np.diff(res.history) < 1e-6 * res.history[0])
+
+
+def test_no_worse_than_scikit_learn():
+    # scikit-learn minimises (1/2)||x - h D||^2 + alpha ||h||_1: alpha is our lam
+    X, _ = _synthetic(n=1000, seed=2)
+    lam, k, epochs, bs = 0.1, 24, 5, 100
+    ours = learn_dictionary(X, k, lam, n_epochs=epochs, batch_size=bs, progress=False)
+    with warnings.catch_warnings():  # its coordinate descent warns on a few batches
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        sk = MiniBatchDictionaryLearning(k, alpha=lam, max_iter=epochs, batch_size=bs,
+                                         fit_algorithm="cd", random_state=0, tol=0.0,
+                                         max_no_improvement=None).fit(X)
+    ours_f, sk_f = _objective(ours.D, X, lam), _objective(sk.components_.T, X, lam)
+    assert ours_f <= 1.1 * sk_f
+
+
+def test_data_init_and_explicit_init():
+    X, D0 = _synthetic(n=300, seed=3)
+    res = learn_dictionary(X, 24, 0.1, n_epochs=2, batch_size=50, init="data",
+                           progress=False)
+    assert np.all(np.linalg.norm(res.D, axis=0) <= 1 + 1e-12)
+    # starting at the truth, the learning stays there
+    res = learn_dictionary(X, 24, 0.1, n_epochs=2, batch_size=50, D_init=D0,
+                           progress=False)
+    assert np.min(np.abs(np.sum(res.D * D0, axis=0))) > 0.98
+
+
+def test_deterministic_and_torch_matches_numpy():
+    X, _ = _synthetic(n=400, seed=4)
+    a = learn_dictionary(X, 24, 0.1, n_epochs=2, batch_size=64, progress=False)
+    b = learn_dictionary(X, 24, 0.1, n_epochs=2, batch_size=64, progress=False)
+    np.testing.assert_array_equal(a.D, b.D)
+    torch = pytest.importorskip("torch")
+    t = learn_dictionary(torch.as_tensor(X), 24, 0.1, n_epochs=2, batch_size=64,
+                         progress=False)
+    assert isinstance(t.D, torch.Tensor)
+    np.testing.assert_allclose(t.D.numpy(), a.D, atol=1e-6)
+    np.testing.assert_allclose(t.history, a.history, rtol=1e-6)
+    # a NumPy array with device="cpu" runs with torch and comes back as NumPy
+    c = learn_dictionary(X, 24, 0.1, n_epochs=2, batch_size=64, device="cpu",
+                         progress=False)
+    assert isinstance(c.D, np.ndarray)
+    np.testing.assert_allclose(c.D, a.D, atol=1e-6)
+
+
+def test_denoise_with_an_orthonormal_basis_is_averaged_soft_thresholding():
+    # Independent reference: scikit-learn's patch extraction and overlap averaging,
+    # scipy's orthonormal 2-D DCT and soft thresholding of its coefficients.
+    rng = np.random.default_rng(5)
+    img = rng.uniform(size=(12, 10))
+    ps, lam = 4, 0.05
+    basis = np.stack([idctn(np.eye(ps * ps)[j].reshape(ps, ps), norm="ortho").ravel()
+                      for j in range(ps * ps)], axis=1)
+    patches = extract_patches_2d(img, (ps, ps))
+    means = patches.mean(axis=(1, 2), keepdims=True)
+    coef = np.stack([dctn(p, norm="ortho") for p in patches - means])
+    coef = np.sign(coef) * np.maximum(np.abs(coef) - lam, 0)
+    rec = np.stack([idctn(c, norm="ortho") for c in coef]) + means
+    expected = reconstruct_from_patches_2d(rec, img.shape)
+    out = denoise_image(img, basis, lam, ps, tol=1e-10, max_iter=5000)
+    np.testing.assert_allclose(out, expected, atol=1e-8)
+
+
+def test_denoise_stride_covers_every_pixel():
+    img = np.arange(63.0).reshape(7, 9) / 63
+    out = denoise_image(img, np.eye(9), 0.0, 3, stride=2)
+    np.testing.assert_allclose(out, img, atol=1e-12)
+
+
+def test_bad_inputs_name_the_argument():
+    X = np.zeros((10, 4))
+    with pytest.raises(ValueError, match="lam"):
+        learn_dictionary(X, 3, -1.0, progress=False)
+    with pytest.raises(ValueError, match="n_atoms"):
+        learn_dictionary(X, 0, 1.0, progress=False)
+    with pytest.raises(ValueError, match="init"):
+        learn_dictionary(X, 3, 1.0, init="svd", progress=False)
+    with pytest.raises(ValueError, match="X"):
+        learn_dictionary(np.zeros(4), 3, 1.0, progress=False)
+    with pytest.raises(ValueError, match="D_init"):
+        learn_dictionary(X, 3, 1.0, D_init=np.zeros((4, 2)), progress=False)
+    with pytest.raises(ValueError, match="max_norm"):
+        normalize_columns(np.eye(2), 0.0)
+    with pytest.raises(ValueError, match="patch_size"):
+        denoise_image(np.zeros((8, 8)), np.eye(9), 0.1, 4)
+    with pytest.raises(ValueError, match="noisy"):
+        denoise_image(np.zeros((2, 2)), np.eye(9), 0.1)
+    with pytest.raises(ValueError, match="stride"):
+        denoise_image(np.zeros((8, 8)), np.eye(9), 0.1, stride=0)
