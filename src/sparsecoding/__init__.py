@@ -5,8 +5,10 @@ the mathematical convention x ≈ D h: signals ``X`` are ``(n_signals, n_feature
 dictionary ``D`` is ``(n_features, n_atoms)`` with one atom per column, codes ``H`` are
 ``(n_signals, n_atoms)``, so that ``X ≈ H @ D.T``.
 
-Importing the package does not import torch; the modules that need it (``nn``,
-``training``) import it themselves.
+The lasso solvers, proximal operators, ``homotopy`` and ``learn_dictionary`` are
+available at the top level; the other modules (``codes``, ``bases``, ``data``, ``gabor``,
+``nn``, ...) are imported by name. Importing the package does not import torch; the
+modules that need it (``nn``, ``training``) import it themselves.
 """
 
 from .prox import (
@@ -17,6 +19,8 @@ from .prox import (
     sparsemax,
     sparsemax_jacobian,
 )
+from .dictionary import learn_dictionary, normalize_columns
+from .homotopy import homotopy
 from .solvers import (
     SolverResult,
     continuation_ista,
@@ -36,11 +40,14 @@ __all__ = [
     "continuation_ista",
     "fista",
     "hard_threshold",
+    "homotopy",
     "ista",
     "lambda_max",
     "lasso_path",
+    "learn_dictionary",
     "lasso_objective",
     "lipschitz_constant",
+    "normalize_columns",
     "project_simplex",
     "ridge",
     "sigshrink",
