@@ -92,8 +92,10 @@ def projected_gradient(D, X, *, constraint="simplex", basis=None, lam=0.0, ridge
         :math:`\mu \ge 0`.
     max_iter : int
     tol : float
-        Stop when :math:`L\|h_{k+1} - h_k\|_\infty \le` ``tol``
-        :math:`\cdot \max(\|D^\top x\|_\infty, 1)` for every signal.
+        Stop when :math:`\|h_{k+1} - y_k\|_\infty \le` ``tol``
+        :math:`\cdot \|h_{k+1}\|_\infty` for every signal (:math:`y_k = h_k` without
+        momentum), a rule that does not change when ``D`` and ``X`` are rescaled
+        together.
     init : array, optional
         Feasible starting codes; by default the centre of the simplex
         :math:`\mathbf 1/n` or zero on a subspace.
@@ -165,8 +167,6 @@ def projected_gradient(D, X, *, constraint="simplex", basis=None, lam=0.0, ridge
         return xp.sum(quad + 0.5 * ridge * xp.sum(H * H, axis=1)
                       + lam * xp.sum(xp.abs(H), axis=1))
 
-    scale = xp.amax(xp.abs(B), axis=1)
-    threshold = tol * xp.where(scale > 1, scale, 1 + 0 * scale)
     history = [xp.scalar(objective(H))]
     Y, t = H, 1.0
     converged, k = False, 0
@@ -175,7 +175,8 @@ def projected_gradient(D, X, *, constraint="simplex", basis=None, lam=0.0, ridge
         # subspace, lam is zero.
         grad = Y @ G - B + ridge * Y + lam
         H_new = project(Y - grad / L)
-        step = xp.amax(xp.abs(H_new - Y), axis=1) * L
+        step = xp.amax(xp.abs(H_new - Y), axis=1)
+        threshold = tol * xp.amax(xp.abs(H_new), axis=1)
         if accelerated:
             t_new = (1 + (1 + 4 * t * t) ** 0.5) / 2
             Y = H_new + ((t - 1) / t_new) * (H_new - H)
