@@ -258,7 +258,7 @@ def homotopy(D, X, lam, *, max_steps=None):
 def homotopy_path(D, x, lam=0.0, *, max_steps=None):
     r"""The breakpoints of the lasso path of one signal, from :math:`\lambda_{\max}` to ``lam``.
 
-    The same walk as :func:`homotopy`, recording the solution at every breakpoint, for
+    The same walk as ``homotopy``, recording the solution at every breakpoint, for
     plotting the path (chapter *Homotopy and unrolled networks*).
 
     Parameters
