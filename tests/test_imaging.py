@@ -64,6 +64,18 @@ def test_symmetric_kernel_gives_norm_one_operator():
     assert np.linalg.norm(A, 2) == pytest.approx(1.0)
 
 
+def test_default_lipschitz_bounds_the_operator_norm():
+    from sparsecoding.imaging import _lipschitz_bound
+
+    rng = np.random.default_rng(7)
+    shape = (9, 8)
+    n = shape[0] * shape[1]
+    for k in (rng.standard_normal((3, 5)), gaussian_kernel(5, 1.5)):
+        A = np.stack([blur(e.reshape(shape), k).ravel() for e in np.eye(n)], axis=1)
+        assert _lipschitz_bound(k, shape) >= np.linalg.norm(A, 2) ** 2 * (1 - 1e-12)
+    assert _lipschitz_bound(gaussian_kernel(5, 1.5), shape) == pytest.approx(1.0)
+
+
 def test_wavelet_is_orthonormal():
     shape, level = (16, 8), 3
     n = shape[0] * shape[1]
