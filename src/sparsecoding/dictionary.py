@@ -82,7 +82,8 @@ class DictionaryResult:
         ``(n_signals, n_atoms)``: the last codes of every signal (from the last epoch).
     extra : dict
         ``A``, ``B`` (the accumulated statistics), ``n_resampled`` (unused atoms
-        replaced by signals), ``device``.
+        replaced by signals), ``n_restarts`` (mini-batches coded again after the
+        tracked Lipschitz constant proved too small), ``device``.
     """
 
     D: object
@@ -123,7 +124,8 @@ def learn_dictionary(X, n_atoms, lam, *, n_epochs=10, batch_size=256, seed=0,
     1. **codes** for the batch with :math:`D` fixed: the lasso, solved by
        :func:`~sparsecoding.fista` warm-started from the codes the same signals got in
        the previous epoch, with the Lipschitz constant :math:`\|D\|_2^2` tracked by a
-       warm-started power iteration;
+       warm-started power iteration (and recomputed in full, the batch coded again,
+       if the objective of a batch increases);
     2. **statistics**, with forgetting of old batches:
        :math:`A \leftarrow \beta A + \frac1b H^\top H`,
        :math:`B \leftarrow \beta B + \frac1b X_b^\top H` (:math:`b` signals per batch,
@@ -245,7 +247,7 @@ def learn_dictionary(X, n_atoms, lam, *, n_epochs=10, batch_size=256, seed=0,
     v = to_x(rng.standard_normal((n_atoms, 1)))
     L, v = _top_singular_squared(D, v, 30)
     n_batches = -(-n_signals // batch_size)
-    history, step, n_resampled = [], 0, 0
+    history, step, n_resampled, n_restarts = [], 0, 0, 0
 
     bar = None
     if progress:
@@ -264,8 +266,16 @@ def learn_dictionary(X, n_atoms, lam, *, n_epochs=10, batch_size=256, seed=0,
             Xb = X[idx]
             nb = Xb.shape[0]
             # 1. codes, warm-started, with a safe margin on the tracked Lipschitz constant
-            res = fista(D, Xb, lam, init=H_all[idx], lipschitz=1.01 * L,
+            res = fista(D, Xb, lam, init=H_all[idx], lipschitz=1.05 * L,
                         max_iter=code_max_iter, tol=code_tol)
+            if not res.objective[-1] <= res.objective[0]:
+                # the tracked L was too small (the top singular vector moved): FISTA
+                # diverged; recompute L by a full power iteration and solve again
+                L, v = _top_singular_squared(D, v + to_x(rng.standard_normal(v.shape)),
+                                             200)
+                n_restarts += 1
+                res = fista(D, Xb, lam, init=H_all[idx], lipschitz=1.05 * L,
+                            max_iter=code_max_iter, tol=code_tol)
             Hb = res.codes
             H_all[idx] = Hb
             R = Xb - Hb @ D.T
@@ -291,7 +301,7 @@ def learn_dictionary(X, n_atoms, lam, *, n_epochs=10, batch_size=256, seed=0,
                         n_resampled += 1
                     norm = xp.scalar(xp.sqrt(xp.sum(u * u)))
                     D[:, j] = u / max(1.0, norm)
-            L, v = _top_singular_squared(D, v, 3)
+            L, v = _top_singular_squared(D, v, 5)
             if bar is not None:
                 bar.update(1)
         history.append(total / n_signals)
@@ -306,7 +316,8 @@ def learn_dictionary(X, n_atoms, lam, *, n_epochs=10, batch_size=256, seed=0,
         D, H_all = xp.to_numpy(D), xp.to_numpy(H_all)
     return DictionaryResult(
         D=D, history=np.array(history, dtype=np.float64), time=elapsed, codes=H_all,
-        extra={"A": A, "B": B, "n_resampled": n_resampled, "device": str(dev)},
+        extra={"A": A, "B": B, "n_resampled": n_resampled, "n_restarts": n_restarts,
+               "device": str(dev)},
     )
 
 
