@@ -84,11 +84,18 @@ def download(urls, path, md5, *, timeout=60.0):
     path = Path(path)
     if isinstance(urls, str):
         urls = (urls,)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OSError(
+            f"cannot create the data folder {path.parent} ({exc}). Point {DATA_ENV} at a "
+            f"writable folder, or one that already holds {path.name} (md5 {md5})."
+        ) from None
     errors = []
     for url in urls:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".part")
+        tmp = None
         try:
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".part")
             with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as r:
                 shutil.copyfileobj(r, out)
             got = _md5(Path(tmp))
@@ -99,7 +106,7 @@ def download(urls, path, md5, *, timeout=60.0):
         except Exception as exc:  # network errors, HTTP errors, checksum mismatch
             errors.append(f"{url}: {exc}")
         finally:
-            if os.path.exists(tmp):
+            if tmp is not None and os.path.exists(tmp):
                 os.remove(tmp)
     raise OSError(
         f"could not download {path.name} ({'; '.join(errors)}). Offline, copy the file "
