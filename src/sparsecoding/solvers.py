@@ -45,6 +45,9 @@ __all__ = [
 
 #: Working memory per chunk of signals, in bytes (about 8 arrays of the chunk's size).
 _CHUNK_BYTES = 256 * 2**20
+#: On the CPU, one ``(chunk, n_atoms)`` array of about this size keeps a chunk's working
+#: arrays in cache (measured in ``benchmarks/``); each chunk also stops on its own.
+_CPU_CHUNK_BYTES = 2**20
 
 
 @dataclass
@@ -265,6 +268,16 @@ class _Problem:
         return smooth + lam * l1
 
 
+def _default_chunk_size(D, X):
+    """Signals per chunk: bounded memory; on NumPy arrays, also cache-sized."""
+    n_features, n_atoms = D.shape[0], D.shape[1]
+    per_signal = 8 * (n_atoms + n_features) * X.dtype.itemsize
+    chunk = max(1, _CHUNK_BYTES // per_signal)
+    if not is_tensor(X):
+        chunk = min(chunk, max(64, _CPU_CHUNK_BYTES // (n_atoms * X.dtype.itemsize)))
+    return chunk
+
+
 def _choose_mode(D, mode):
     check_choice(mode, "mode", ("auto", "gram", "residual"))
     if mode == "auto":
@@ -297,8 +310,7 @@ def _proximal_gradient(D, X, lam, *, max_iter, tol, init, lipschitz, momentum,
     if L == 0.0:  # D is zero: every code is optimal for any lam; zero is the sparsest
         L = 1.0
     if chunk_size is None:
-        per_signal = 8 * (n_atoms + D.shape[0]) * X2.dtype.itemsize
-        chunk_size = max(1, _CHUNK_BYTES // per_signal)
+        chunk_size = _default_chunk_size(D, X2)
     else:
         chunk_size = check_scalar(chunk_size, "chunk_size", low=1, integer=True)
     G = D.T @ D if mode == "gram" else None
@@ -308,7 +320,8 @@ def _proximal_gradient(D, X, lam, *, max_iter, tol, init, lipschitz, momentum,
         stop = min(start + chunk_size, n_signals)
         problem = _Problem(xp, D, X2[start:stop], G, mode)
         H0 = None if init is None else init[start:stop]
-        H, hist, n_iter, ok = _run_chunk(
+        run_chunk = _run_chunk if is_tensor(X2) else _run_chunk_numpy
+        H, hist, n_iter, ok = run_chunk(
             problem, lam, L=L, max_iter=max_iter, tol=tol, H0=H0, momentum=momentum,
             restart=restart, n_layers=n_layers,
         )
@@ -395,6 +408,161 @@ def _run_chunk(problem, lam, *, L, max_iter, tol, H0, momentum, restart, n_layer
     hist = np.array([xp.scalar(v) for v in history], dtype=np.float64) \
         if not is_tensor(X) else xp.to_numpy(xp.torch.stack(history)).astype(np.float64)
     return H, hist, k, converged
+
+
+_BLAS = None
+
+
+def _blas():
+    global _BLAS
+    if _BLAS is None:
+        from scipy.linalg import blas
+
+        _BLAS = blas
+    return _BLAS
+
+
+def _asum(a):
+    """Sum of absolute values of a contiguous float array, in one pass (BLAS asum)."""
+    f = _blas().dasum if a.dtype == np.float64 else _blas().sasum
+    return float(f(a.reshape(-1)))
+
+
+def _dot(a, b):
+    """Sum of the elementwise product of two contiguous float arrays (BLAS dot)."""
+    f = _blas().ddot if a.dtype == np.float64 else _blas().sdot
+    return float(f(a.reshape(-1), b.reshape(-1)))
+
+
+def _run_chunk_numpy(problem, lam, *, L, max_iter, tol, H0, momentum, restart, n_layers):
+    """:func:`_run_chunk` for NumPy arrays, with the same iterates, written for speed.
+
+    The same operations in the same order (the codes agree bit for bit), but: every
+    array of the chunk's size is allocated once and updated in place (``out=``); the
+    summed objective of the history comes from BLAS ``dot`` and ``asum`` without
+    temporaries (per-signal values only where the function restart needs them); and
+    the stopping test first compares the largest step of the whole chunk with the
+    smallest and the largest threshold, going signal by signal only in between.
+    """
+    X, D, B, mode = problem.X, problem.D, problem.B, problem.mode
+    n, n_atoms = X.shape[0], D.shape[1]
+    dt = X.dtype
+    gram = mode == "gram"
+    if gram:
+        M = problem.G                      # image: H @ G
+    else:
+        M = D.T                            # image: H @ D.T - X
+    if H0 is None:
+        H = np.zeros((n, n_atoms), dtype=dt)
+    else:
+        H = np.array(H0, dtype=dt, copy=True, order="C")
+    V, T = np.empty_like(H), np.empty_like(H)
+    W = np.empty_like(H) if momentum else None
+
+    def image(Hc, out):
+        np.matmul(Hc, M, out=out)
+        if not gram:
+            out -= X
+        return out
+
+    def total(Hc, Ac):
+        if gram:
+            smooth = (float(np.sum(problem.half_xx)) + 0.5 * _dot(Hc, Ac)
+                      - _dot(Hc, B))
+        else:
+            smooth = 0.5 * _dot(Ac, Ac)
+        return smooth + lam * _asum(Hc)
+
+    A = image(H, np.empty((n, M.shape[1]), dtype=dt))
+    An = np.empty_like(A)
+    per_row = momentum and restart == "function"
+    if per_row:
+        F = problem.objective(H, A, lam)
+        history = [float(np.sum(F))]
+    else:
+        history = [total(H, A)]
+    lam_max = np.max(np.abs(B), axis=1)
+    threshold_tol = tol * lam_max
+    thr_lo = float(threshold_tol.min()) if n else 0.0
+    thr_hi = float(threshold_tol.max()) if n else 0.0
+    if n_layers:
+        safe = np.where(lam_max > lam, lam_max, np.asarray(1.0, dtype=dt))
+        ratio = np.where(lam_max > lam, lam / safe, np.asarray(1.0, dtype=dt))
+    if momentum:
+        Y, AY = H.copy(), A.copy()
+        AT = np.empty_like(A)
+    else:
+        Y, AY = H, A
+    t = 1.0
+    if momentum and restart:
+        t = np.ones((n, 1), dtype=dt)
+    converged = False
+    k = 0
+    for k in range(1, max_iter + 1):
+        if n_layers and k <= n_layers:
+            lam_k = np.where(lam_max > lam, lam_max * ratio ** (k / n_layers),
+                             np.asarray(lam, dtype=dt))[:, None]
+        else:
+            lam_k = lam
+        # V = Y - grad(AY) / L
+        if gram:
+            np.subtract(AY, B, out=V)
+        else:
+            np.matmul(AY, D, out=V)
+        V /= L
+        np.subtract(Y, V, out=V)
+        thr = lam_k / L
+        np.clip(V, -thr, thr, out=T)
+        Hn = np.subtract(V, T, out=V)                 # soft thresholding
+        image(Hn, An)
+        if per_row:
+            F_new = problem.objective(Hn, An, lam)
+            history.append(float(np.sum(F_new)))
+        else:
+            history.append(total(Hn, An))
+        np.subtract(Hn, Y, out=T)                     # h+ - y
+        if n_layers and k < n_layers:
+            done = False
+        else:
+            top = max(float(T.max()), -float(T.min())) * L if T.size else 0.0
+            if top <= thr_lo:
+                done = True
+            elif top > thr_hi:
+                done = False
+            else:
+                done = bool(np.all(np.max(np.abs(T), axis=1) * L <= threshold_tol))
+        if momentum:
+            np.subtract(Hn, H, out=W)                 # h+ - h
+            if restart:
+                t_new = (1 + np.sqrt(1 + 4 * t * t)) / 2
+                beta = (t - 1) / t_new
+                if restart == "function":
+                    bad = (F_new > F)[:, None]
+                else:  # (y - h+).(h+ - h) > 0  <=>  (h+ - y).(h+ - h) < 0
+                    bad = (np.einsum("ij,ij->i", T, W) < 0)[:, None]
+                beta = np.where(bad, 0 * beta, beta)
+                t = np.where(bad, 1 + 0 * t_new, t_new)
+            else:
+                t_new = (1 + (1 + 4 * t * t) ** 0.5) / 2
+                beta = (t - 1) / t_new
+                t = t_new
+            W *= beta
+            np.add(Hn, W, out=Y)
+            np.subtract(An, A, out=AT)
+            AT *= beta
+            np.add(An, AT, out=AY)
+            H, V = Hn, H
+            A, An = An, A
+            if per_row:
+                F = F_new
+        else:
+            H, V = Hn, H
+            A, An = An, A
+            Y, AY = H, A
+        if done:
+            converged = True
+            break
+    return H, np.array(history, dtype=np.float64), k, converged
 
 
 def ista(D, X, lam, *, max_iter=1000, tol=1e-6, init=None, lipschitz=None,
