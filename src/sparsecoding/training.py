@@ -170,12 +170,14 @@ def fit(model, loss_fn, data, *, epochs=1, batch_size=128, lr=1e-3, optimizer=No
                     after_step(model)
             history["loss"].append(float(loss.detach()))
             for key, value in parts.items():
+                value = value.detach() if isinstance(value, torch.Tensor) else value
                 history.setdefault(key, []).append(float(value))
             bar.update(1)
         if metrics is not None:
             model.eval()
             with torch.no_grad():
                 for key, value in metrics(model).items():
+                    value = value.detach() if isinstance(value, torch.Tensor) else value
                     history.setdefault(f"epoch_{key}", []).append(float(value))
     bar.close()
     model.eval()
