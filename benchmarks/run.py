@@ -1,0 +1,588 @@
+"""Time to accuracy of lasso solvers in Python, side by side in one process.
+
+The problem: a Gaussian dictionary D of 64 x 256 with unit-norm columns; signals that
+are each a combination of 5 random atoms with Gaussian weights plus Gaussian noise of
+standard deviation 0.01; lam = 0.03; the objective
+
+    F(H) = sum_i 1/2 ||x_i - D h_i||^2 + lam ||h_i||_1 .
+
+For every contender we find the cheapest setting (iterations, tolerance) that brings
+the relative objective error (F - F*) / F* below 1e-3 and 1e-6, where F* is a float64
+reference, and report the median time of repeated runs of that setting.
+
+Usage::
+
+    python benchmarks/run.py            # the full measurement (several minutes)
+    python benchmarks/run.py --quick    # a smoke run of about a minute
+    python benchmarks/run.py --device cuda --n-signals 1000000   # sparsecoding on a GPU
+
+Results go to benchmarks/results/latest.json and latest.png (see README.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--quick", action="store_true", help="small smoke run (about 1 min)")
+    p.add_argument("--n-signals", type=int, default=None, help="default 10000 (1000 quick)")
+    p.add_argument("--repeats", type=int, default=None, help="timed runs per setting (5)")
+    p.add_argument("--threads", type=int, default=2, help="BLAS/OpenMP threads (2)")
+    p.add_argument("--device", default="cpu", choices=("cpu", "cuda"),
+                   help="where sparsecoding's solvers run (others always on the CPU)")
+    p.add_argument("--no-dictionary", action="store_true",
+                   help="skip the dictionary-learning comparison")
+    p.add_argument("--out", default=None, help="JSON path (default results/latest.json)")
+    return p.parse_args(argv)
+
+
+ARGS = parse_args() if __name__ == "__main__" else parse_args([])
+# Thread counts must be set before NumPy loads its BLAS.
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[_var] = str(ARGS.threads)
+
+import json  # noqa: E402
+import warnings  # noqa: E402
+import platform  # noqa: E402
+import subprocess  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+import sklearn  # noqa: E402
+from sklearn.decomposition import MiniBatchDictionaryLearning, sparse_encode  # noqa: E402
+from sklearn.linear_model import Lasso  # noqa: E402
+
+import sparsecoding as sc  # noqa: E402
+
+warnings.filterwarnings("ignore", message=".*did not converge.*")
+warnings.filterwarnings("ignore", message=".*Objective did not converge.*")
+HERE = Path(__file__).resolve().parent
+TARGETS = (1e-3, 1e-6)
+LAM = 0.03
+
+
+# ------------------------------------------------------------------------- problem
+
+
+def make_problem(n_signals, n_features=64, n_atoms=256, k=5, noise=0.01, seed=0):
+    rng = np.random.default_rng(seed)
+    D = rng.standard_normal((n_features, n_atoms))
+    D /= np.linalg.norm(D, axis=0)
+    H = np.zeros((n_signals, n_atoms))
+    support = np.argsort(rng.random((n_signals, n_atoms)), axis=1)[:, :k]
+    np.put_along_axis(H, support, rng.standard_normal((n_signals, k)), axis=1)
+    X = H @ D.T + noise * rng.standard_normal((n_signals, n_features))
+    return D, X
+
+
+def objective(D, X, H, lam=LAM):
+    """The summed objective, in float64 whatever the codes' type."""
+    H = _to_numpy(H).astype(np.float64)
+    R = X - H @ D.T
+    return 0.5 * float(np.sum(R * R)) + lam * float(np.sum(np.abs(H)))
+
+
+def _to_numpy(H):
+    if hasattr(H, "toarray"):  # scipy.sparse (SPAMS)
+        return H.toarray()
+    if hasattr(H, "detach"):
+        return H.detach().cpu().numpy()
+    return np.asarray(H)
+
+
+# ------------------------------------------------------------------------- timing
+
+
+def _sync():
+    if ARGS.device == "cuda":
+        import torch
+
+        torch.cuda.synchronize()
+
+
+def timed(fn):
+    _sync()
+    t0 = time.perf_counter()
+    out = fn()
+    _sync()
+    return time.perf_counter() - t0, out
+
+
+def median_time(fn, repeats, first=None, budget=12.0):
+    """Median of ``repeats`` runs (fewer when one run is slow: at most ~budget s)."""
+    times = [] if first is None else [first]
+    while len(times) < repeats and (sum(times) < budget or len(times) < 2):
+        times.append(timed(fn)[0])
+    return float(np.median(times)), len(times)
+
+
+# ------------------------------------------------------------------------- contenders
+
+
+def numpy_fista(D, X, lam, n_iter):
+    """Plain batched FISTA in NumPy (Gram form), the baseline."""
+    G, B = D.T @ D, X @ D
+    L = np.linalg.norm(D, 2) ** 2
+    H = np.zeros_like(B)
+    Y, t = H, 1.0
+    for _ in range(n_iter):
+        V = Y - (Y @ G - B) / L
+        H_new = np.sign(V) * np.maximum(np.abs(V) - lam / L, 0.0)
+        t_new = (1.0 + np.sqrt(1.0 + 4.0 * t * t)) / 2.0
+        Y = H_new + ((t - 1.0) / t_new) * (H_new - H)
+        H, t = H_new, t_new
+    return H
+
+
+class Iterative:
+    """A solver whose effort is a number of iterations."""
+
+    def __init__(self, name, library, dtype, run, history=None, note=""):
+        self.name, self.library, self.dtype, self.run = name, library, dtype, run
+        self.history, self.note = history, note
+
+
+def sparsecoding_contenders(D, X, device):
+    out = []
+    if device == "cuda":
+        import torch
+
+        def conv(a, dt):
+            return torch.as_tensor(a, dtype=getattr(torch, dt), device="cuda")
+    else:
+        def conv(a, dt):
+            return np.ascontiguousarray(a, dtype=dt)
+
+    L = sc.lipschitz_constant(D)
+    for dt in ("float64", "float32"):
+        Dd, Xd = conv(D, dt), conv(X, dt)
+        specs = [("fista", restart, mode) for mode in ("residual", "gram")
+                 for restart in (None, "gradient")]
+        if dt == "float64":
+            specs.append(("ista", None, "residual"))
+        for solver, restart, mode in specs:
+            kw = {"mode": mode, "lipschitz": L, "tol": 0.0}
+            if solver == "fista":
+                kw["restart"] = restart
+                fn = sc.fista
+            else:
+                fn = sc.ista
+
+            def run(k, fn=fn, Dd=Dd, Xd=Xd, kw=kw):
+                return fn(Dd, Xd, LAM, max_iter=k, **kw).codes
+
+            def history(k, fn=fn, Dd=Dd, Xd=Xd, kw=kw):
+                return fn(Dd, Xd, LAM, max_iter=k, **kw).objective
+
+            name = f"sparsecoding.{solver} {dt} {mode}" + (
+                f" restart={restart}" if restart else "")
+            c = Iterative(name, "sparsecoding", dt, run, history)
+            c.k_start = 1024 if solver == "ista" else 256
+            out.append(c)
+    return out
+
+
+def time_to_accuracy_iterative(c, F_star, repeats, k_max, log):
+    """Smallest iteration count reaching each target, then its median time."""
+    errs = {}
+    ks = {}
+    if c.history is not None:  # one long run gives the error after every iteration
+        k = getattr(c, "k_start", 256)
+        while True:
+            hist = np.asarray(c.history(k))
+            err = (hist - F_star) / F_star
+            if err.min() <= TARGETS[-1] * 0.5 or k >= k_max:
+                break
+            if k >= 400 and err[k // 2:].min() >= 0.9 * err[: k // 2].min():
+                break  # stagnated (float32 precision): more iterations will not help
+            k *= 2
+        for target in TARGETS:
+            hit = np.nonzero(err <= target)[0]
+            ks[target] = int(hit[0]) if len(hit) else None
+    else:
+        for target in TARGETS:
+            ks[target] = None
+    results = {}
+    for target in TARGETS:
+        k = ks[target]
+        if c.history is None:
+            k = c.k_guess.get(target)
+        if k is None:
+            results[target] = {"reached": False, "time": None, "setting": None}
+            continue
+        # Check on the returned codes (float32 histories are float32 sums); step up if short.
+        for _ in range(20):
+            t1, H = timed(lambda k=k: c.run(k))
+            err = (objective(D_, X_, H) - F_star) / F_star
+            if err <= target:
+                break
+            if k >= k_max:
+                break
+            k = max(k + 1, int(k * 1.1))
+        if err > target:
+            results[target] = {"reached": False, "time": None, "setting": f"max_iter={k}",
+                               "error": err}
+            continue
+        med, n = median_time(lambda k=k: c.run(k), repeats, first=t1)
+        results[target] = {"reached": True, "time": med, "runs": n,
+                           "setting": f"max_iter={k}", "iterations": k, "error": err}
+        log(f"  {c.name:55s} {target:.0e}: {med*1e3:9.1f} ms  (k={k}, err={err:.1e})")
+    return results
+
+
+def time_to_accuracy_settings(name, settings, F_star, repeats, log):
+    """For solvers with discrete settings: run each once, keep the cheapest that reaches."""
+    trials = []
+    for label, fn in settings:
+        t, H = timed(fn)
+        err = (objective(D_, X_, H) - F_star) / F_star
+        trials.append((label, fn, t, err))
+        log(f"    {name} [{label}] {t*1e3:.1f} ms, err {err:.2e}")
+        if err <= TARGETS[-1] * 0.5:
+            break
+    results = {}
+    for target in TARGETS:
+        ok = [tr for tr in trials if tr[3] <= target]
+        if not ok:
+            best = min(trials, key=lambda tr: tr[3])
+            results[target] = {"reached": False, "time": None, "best_error": best[3],
+                               "setting": best[0]}
+            continue
+        label, fn, t, err = min(ok, key=lambda tr: tr[2])
+        med, n = median_time(fn, repeats, first=t)
+        results[target] = {"reached": True, "time": med, "runs": n, "setting": label,
+                           "error": err}
+        log(f"  {name:55s} {target:.0e}: {med*1e3:9.1f} ms  ({label}, err={err:.1e})")
+    return results
+
+
+# ------------------------------------------------------------------------- machine
+
+
+def matmul_rates(D, n_rows, repeats=10):
+    """GFLOP/s of the products one FISTA iteration makes, at the given row counts."""
+    rows = []
+    rng = np.random.default_rng(1)
+    n_features, n_atoms = D.shape
+    for dt in ("float64", "float32"):
+        Dd = D.astype(dt)
+        G = Dd.T @ Dd
+        for n in n_rows:
+            H = rng.standard_normal((n, n_atoms)).astype(dt)
+            A = rng.standard_normal((n, n_features)).astype(dt)
+            out_a = np.empty((n, n_features), dt)
+            out_h = np.empty((n, n_atoms), dt)
+            for mode, fn, flops in (
+                ("residual", lambda: (np.matmul(H, Dd.T, out=out_a),
+                                      np.matmul(A, Dd, out=out_h)),
+                 4.0 * n * n_features * n_atoms),
+                ("gram", lambda: np.matmul(H, G, out=out_h), 2.0 * n * n_atoms * n_atoms),
+            ):
+                fn()
+                times = [timed(fn)[0] for _ in range(repeats)]
+                rows.append({"dtype": dt, "mode": mode, "rows": n,
+                             "gflops": flops / float(np.median(times)) / 1e9})
+    return rows
+
+
+def iteration_fraction(D, X, rates, log, n_iter=30):
+    """GFLOP/s one sparsecoding.fista iteration attains, as a fraction of matmul's."""
+    out = []
+    n = X.shape[0]
+    for dt in ("float64", "float32"):
+        Dd, Xd = D.astype(dt), X.astype(dt)
+        for mode in ("residual", "gram"):
+            flops = (4.0 * n * D.shape[0] * D.shape[1] if mode == "residual"
+                     else 2.0 * n * D.shape[1] ** 2)
+            run = (lambda Dd=Dd, Xd=Xd, mode=mode:
+                   sc.fista(Dd, Xd, LAM, max_iter=n_iter, tol=0.0, mode=mode))
+            t, _ = median_time(run, 3)
+            per_iter = t / n_iter
+            gflops = flops / per_iter / 1e9
+            # the stricter of the whole-batch and the chunk-shaped products
+            same = [r for r in rates if r["dtype"] == dt and r["mode"] == mode]
+            ref = max(r["gflops"] for r in same)
+            whole = max(r["gflops"] for r in same if r["rows"] == n)
+            out.append({"dtype": dt, "mode": mode, "ms_per_iteration": per_iter * 1e3,
+                        "gflops": gflops, "matmul_gflops": ref, "fraction": gflops / ref,
+                        "fraction_of_whole_batch_matmul": gflops / whole})
+            log(f"  fista {dt} {mode}: {per_iter*1e3:.2f} ms/iteration, {gflops:.1f} GFLOP/s"
+                f" = {gflops/ref:.0%} of matmul ({ref:.1f})")
+    return out
+
+
+def default_chunk_size(D, X):
+    """The chunk of signals sparsecoding's solvers use by default on NumPy arrays."""
+    from sparsecoding import solvers
+
+    if hasattr(solvers, "_default_chunk_size"):
+        return int(solvers._default_chunk_size(D, X))
+    per_signal = 8 * (D.shape[1] + D.shape[0]) * X.dtype.itemsize
+    return max(1, solvers._CHUNK_BYTES // per_signal)
+
+
+def machine_info():
+    cpu = platform.processor()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    info = {"cpu": cpu, "logical_cpus": os.cpu_count(), "platform": platform.platform(),
+            "python": platform.python_version(), "numpy": np.__version__,
+            "scikit-learn": sklearn.__version__, "threads": ARGS.threads}
+    try:
+        from threadpoolctl import threadpool_info
+
+        info["blas"] = [f"{p.get('internal_api')} {p.get('version')} "
+                        f"({p.get('num_threads')} threads)" for p in threadpool_info()]
+    except ImportError:
+        pass
+    try:
+        info["commit"] = subprocess.run(["git", "rev-parse", "--short", "HEAD"],
+                                        capture_output=True, text=True,
+                                        cwd=HERE).stdout.strip()
+    except OSError:
+        pass
+    return info
+
+
+# ------------------------------------------------------------------------- dictionary
+
+
+def dictionary_learning(quick, log):
+    if not hasattr(sc, "learn_dictionary"):
+        try:
+            from sparsecoding.dictionary import learn_dictionary
+        except ImportError:
+            return {"skipped": "sparsecoding.learn_dictionary does not exist"}
+    else:
+        learn_dictionary = sc.learn_dictionary
+    from sparsecoding.data import load_image_patches
+
+    n = 2000 if quick else 20000
+    X = np.asarray(load_image_patches(8, n, seed=0), dtype=np.float64)
+    X = X / np.sqrt(np.mean(np.sum(X * X, axis=1)))  # mean squared norm 1
+    lam, n_atoms = 0.1, 100
+
+    def score(D):  # the objective per signal, codes solved to high accuracy
+        Dn = np.asarray(D, dtype=np.float64)
+        H = sc.fista(Dn, X, lam, max_iter=3000, tol=1e-8, restart="gradient").codes
+        return objective(Dn, X, H, lam) / len(X)
+
+    out = {"n_signals": n, "n_atoms": n_atoms, "lam": lam, "runs": []}
+    for epochs in ((1,) if quick else (1, 2, 4)):
+        t, res = timed(lambda e=epochs: learn_dictionary(X, n_atoms, lam, n_epochs=e,
+                                                         progress=False, seed=0))
+        f = score(res.D)
+        out["runs"].append({"library": "sparsecoding.learn_dictionary", "epochs": epochs,
+                            "time": t, "objective": f})
+        log(f"  learn_dictionary {epochs} epochs: {t:.2f} s, objective {f:.5f}")
+    for epochs in (1,):
+        model = MiniBatchDictionaryLearning(n_components=n_atoms, alpha=lam, batch_size=256,
+                                            max_iter=epochs, random_state=0, tol=0.0,
+                                            max_no_improvement=None)
+        t, _ = timed(lambda: model.fit(X))
+        f = score(model.components_.T)
+        out["runs"].append({"library": "sklearn MiniBatchDictionaryLearning",
+                            "epochs": epochs, "time": t, "objective": f})
+        log(f"  MiniBatchDictionaryLearning {epochs} epochs: {t:.2f} s, objective {f:.5f}")
+    return out
+
+
+# ------------------------------------------------------------------------- main
+
+
+def main():
+    quick = ARGS.quick
+    n_signals = ARGS.n_signals or (300 if quick else 10000)
+    repeats = ARGS.repeats or (1 if quick else 5)
+    k_max = 3200 if quick else 12800
+    lines = []
+
+    def log(msg):
+        print(msg, flush=True)
+        lines.append(msg)
+
+    load_start = os.getloadavg()
+    wall0 = time.perf_counter()
+    log(f"{n_signals} signals, {ARGS.threads} threads, load average {load_start}")
+    global D_, X_
+    D, X = make_problem(n_signals)
+    D_, X_ = D, X
+
+    # Reference: a very long sparsecoding.fista run, cross-checked by an exact solver.
+    t, ref = timed(lambda: sc.fista(D, X, LAM, max_iter=20000, tol=1e-13, restart="gradient"))
+    F_fista = objective(D, X, ref.codes)
+    H_lars = sparse_encode(X, D.T, algorithm="lasso_lars", alpha=LAM)
+    F_lars = objective(D, X, H_lars)
+    F_star = min(F_fista, F_lars)
+    reference = {"objective": F_star, "fista_objective": F_fista, "fista_iterations":
+                 ref.n_iter, "fista_converged": bool(ref.converged),
+                 "sklearn_lasso_lars_objective": F_lars,
+                 "relative_difference": abs(F_fista - F_lars) / F_star,
+                 "mean_nonzeros": float(np.mean(np.sum(ref.codes != 0, axis=1)))}
+    log(f"reference F* = {F_star:.10f} (fista {F_fista:.10f} in {ref.n_iter} it, "
+        f"lasso_lars {F_lars:.10f}, rel diff {reference['relative_difference']:.1e})")
+
+    # The alpha convention of sparse_encode: verified, not assumed.
+    H_cd = sparse_encode(X[:50], D.T, algorithm="lasso_cd", alpha=LAM, max_iter=5000)
+    alpha_check = {
+        "lasso_cd_alpha_lam_vs_reference": (objective(D, X[:50], H_cd)
+                                            - objective(D, X[:50], ref.codes[:50]))
+        / objective(D, X[:50], ref.codes[:50]),
+        "lasso_lars_alpha_lam_vs_reference": (F_lars - F_fista) / F_fista,
+    }
+    log(f"alpha check: {alpha_check}")
+
+    rows = []
+
+    def add(name, library, dtype, res, note=""):
+        rows.append({"name": name, "library": library, "dtype": dtype, "note": note,
+                     **{f"{t:.0e}": res[t] for t in TARGETS}})
+
+    log("sparsecoding")
+    for c in sparsecoding_contenders(D, X, ARGS.device):
+        add(c.name, c.library, c.dtype,
+            time_to_accuracy_iterative(c, F_star, repeats, k_max, log))
+
+    if ARGS.device == "cpu":
+        # the fifteen-line NumPy FISTA: same iterates as fista(gram), no history
+        base = Iterative("numpy FISTA (15 lines, gram)", "numpy", "float64",
+                         lambda k: numpy_fista(D, X, LAM, k))
+        fista_rows = {r["name"]: r for r in rows}
+        guess = fista_rows.get("sparsecoding.fista float64 gram", {})
+        base.k_guess = {t: (guess.get(f"{t:.0e}") or {}).get("iterations") for t in TARGETS}
+        add(base.name, "numpy", "float64",
+            time_to_accuracy_iterative(base, F_star, repeats, k_max, log))
+
+        if hasattr(sc, "homotopy"):
+            log("homotopy")
+            res = time_to_accuracy_settings(
+                "sparsecoding.homotopy", [("exact", lambda: sc.homotopy(D, X, LAM).codes)],
+                F_star, repeats, log)
+            add("sparsecoding.homotopy (exact path)", "sparsecoding", "float64", res)
+
+        log("scikit-learn")
+        G = D.T @ D
+        for n_jobs in (1,):  # n_jobs=2 (joblib processes) measured slower on 2 cores
+            res = time_to_accuracy_settings(
+                f"sparse_encode lasso_lars n_jobs={n_jobs}",
+                [("exact", lambda n_jobs=n_jobs: sparse_encode(
+                    X, D.T, algorithm="lasso_lars", alpha=LAM, n_jobs=n_jobs))],
+                F_star, repeats, log)
+            add(f"sklearn sparse_encode lasso_lars n_jobs={n_jobs}", "scikit-learn",
+                "float64", res)
+            res = time_to_accuracy_settings(
+                f"sparse_encode lasso_cd n_jobs={n_jobs}",
+                [(f"max_iter={m}", lambda m=m, n_jobs=n_jobs: sparse_encode(
+                    X, D.T, algorithm="lasso_cd", alpha=LAM, max_iter=m, n_jobs=n_jobs))
+                 for m in (2, 5, 10, 20, 50, 1000)],
+                F_star, repeats, log)
+            add(f"sklearn sparse_encode lasso_cd n_jobs={n_jobs}", "scikit-learn",
+                "float64", res, note="tol fixed at 1e-4 inside sparse_encode")
+
+        def sk_lasso(tol):
+            model = Lasso(alpha=LAM / D.shape[0], fit_intercept=False, precompute=G,
+                          tol=tol, max_iter=100000)
+            return model.fit(D, X.T).coef_
+
+        res = time_to_accuracy_settings(
+            "sklearn Lasso (Gram, tol sweep)",
+            [(f"tol={tol:g}", lambda tol=tol: sk_lasso(tol))
+             for tol in (1e-2, 1e-3, 1e-4, 1e-5, 1e-6, 1e-8, 1e-10)],
+            F_star, repeats, log)
+        add("sklearn Lasso (coordinate descent, Gram, tol sweep)", "scikit-learn",
+            "float64", res)
+
+        log("SPAMS")
+        try:
+            import spams
+
+            Xf = np.asfortranarray(X.T)
+            Df = np.asfortranarray(D)
+            res = time_to_accuracy_settings(
+                "spams.lasso mode=2", [("exact (LARS)", lambda: spams.lasso(
+                    Xf, D=Df, lambda1=LAM, mode=2, numThreads=ARGS.threads).T)],
+                F_star, repeats, log)
+            add("SPAMS lasso (mode=2, LARS)", "spams", "float64", res)
+            spams_note = "spams-bin installed and measured"
+        except Exception as exc:  # ImportError or a broken binary
+            spams_note = f"SPAMS not measured: {type(exc).__name__}: {exc}"
+            log(spams_note)
+    else:
+        spams_note = "CPU contenders not run with --device cuda"
+
+    log("matrix-multiply rate")
+    chunk = default_chunk_size(D, X)
+    rates = matmul_rates(D, sorted({n_signals, min(chunk, n_signals)}))
+    for r in rates:
+        log(f"  matmul {r['dtype']} {r['mode']} rows={r['rows']}: {r['gflops']:.1f} GFLOP/s")
+    fraction = iteration_fraction(D, X, rates, log) if ARGS.device == "cpu" else []
+
+    dictionary = {"skipped": "--no-dictionary"}
+    if not ARGS.no_dictionary and ARGS.device == "cpu":
+        log("dictionary learning")
+        dictionary = dictionary_learning(quick, log)
+
+    result = {
+        "problem": {"n_signals": n_signals, "n_features": 64, "n_atoms": 256,
+                    "sparsity": 5, "noise_std": 0.01, "lam": LAM, "seed": 0,
+                    "targets": list(TARGETS)},
+        "settings": {"quick": quick, "repeats": repeats, "threads": ARGS.threads,
+                     "device": ARGS.device, "OMP_NUM_THREADS": os.environ["OMP_NUM_THREADS"],
+                     "sparsecoding_chunk_size": chunk},
+        "machine": machine_info(),
+        "load_average_start": list(load_start),
+        "load_average_end": list(os.getloadavg()),
+        "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+        "wall_seconds": time.perf_counter() - wall0,
+        "reference": reference,
+        "alpha_check": alpha_check,
+        "spams": spams_note,
+        "results": rows,
+        "matmul": rates,
+        "iteration_fraction": fraction,
+        "dictionary_learning": dictionary,
+        "log": lines,
+    }
+    out = Path(ARGS.out) if ARGS.out else HERE / "results" / (
+        "quick.json" if quick else "latest.json")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=1, default=float))
+    plot(result, out.with_suffix(".png"))
+    print(f"wrote {out}")
+
+
+def plot(result, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [r for r in result["results"] if any(r[f"{t:.0e}"]["reached"] for t in TARGETS)]
+    rows.sort(key=lambda r: r["1e-06"]["time"] if r["1e-06"]["reached"] else 1e9)
+    fig, ax = plt.subplots(figsize=(8, 0.3 * len(rows) + 1.5), dpi=100)
+    y = np.arange(len(rows))
+    for off, t, color in ((-0.2, 1e-3, "tab:blue"), (0.2, 1e-6, "tab:orange")):
+        vals = [r[f"{t:.0e}"]["time"] if r[f"{t:.0e}"]["reached"] else np.nan for r in rows]
+        ax.barh(y + off, vals, height=0.4, color=color, label=f"relative error {t:.0e}")
+    ax.set_yticks(y, [r["name"] for r in rows], fontsize=7)
+    ax.set_xscale("log")
+    ax.invert_yaxis()
+    ax.set_xlabel("median time to accuracy (s)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, facecolor="white")
+    plt.close(fig)
+
+
+if __name__ == "__main__":
+    main()
