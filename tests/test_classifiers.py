@@ -79,7 +79,7 @@ def test_loss_is_cross_entropy_plus_lam_times_l1():
     logits, h = model(x)
     ce = F.cross_entropy(logits, y)
     l1 = h.abs().sum() / 8
-    assert float(loss) == pytest.approx(float(ce + lam * l1), rel=1e-6)
+    assert float(loss.detach()) == pytest.approx(float((ce + lam * l1).detach()), rel=1e-6)
     assert float(parts["active"]) == pytest.approx(float((h > 0).sum()) / 8)
     # the gradient of the penalty term w.r.t. the hidden bias is lam * (#active rows) / B
     model.zero_grad()
