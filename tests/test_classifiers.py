@@ -96,7 +96,7 @@ def test_autoencoder_loss_parts():
     logits, h, x_hat = model(x)
     expected = (F.cross_entropy(logits, y) + 2.0 * ((x_hat - x) ** 2).mean()
                 + 1e-3 * h.sum() / 4)
-    assert float(loss.detach()) == pytest.approx(float(expected), rel=1e-5)
+    assert float(loss.detach()) == pytest.approx(float(expected.detach()), rel=1e-5)
     assert set(parts) >= {"ce", "mse", "l1", "active", "accuracy"}
 
 
