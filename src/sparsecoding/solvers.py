@@ -410,28 +410,13 @@ def _run_chunk(problem, lam, *, L, max_iter, tol, H0, momentum, restart, n_layer
     return H, hist, k, converged
 
 
-_BLAS = None
-
-
-def _blas():
-    global _BLAS
-    if _BLAS is None:
-        from scipy.linalg import blas
-
-        _BLAS = blas
-    return _BLAS
-
-
-def _asum(a):
-    """Sum of absolute values of a contiguous float array, in one pass (BLAS asum)."""
-    f = _blas().dasum if a.dtype == np.float64 else _blas().sasum
-    return float(f(a.reshape(-1)))
-
-
 def _dot(a, b):
-    """Sum of the elementwise product of two contiguous float arrays (BLAS dot)."""
-    f = _blas().ddot if a.dtype == np.float64 else _blas().sdot
-    return float(f(a.reshape(-1), b.reshape(-1)))
+    """Sum of the elementwise product of two contiguous float arrays (BLAS ``dot``).
+
+    Through NumPy's own BLAS: a second BLAS library (scipy's) would start a second pool
+    of threads, which fights NumPy's for the cores.
+    """
+    return float(np.dot(a.reshape(-1), b.reshape(-1)))
 
 
 def _run_chunk_numpy(problem, lam, *, L, max_iter, tol, H0, momentum, restart, n_layers):
@@ -439,8 +424,9 @@ def _run_chunk_numpy(problem, lam, *, L, max_iter, tol, H0, momentum, restart, n
 
     The same operations in the same order (the codes agree bit for bit), but: every
     array of the chunk's size is allocated once and updated in place (``out=``); the
-    summed objective of the history comes from BLAS ``dot`` and ``asum`` without
-    temporaries (per-signal values only where the function restart needs them); and
+    summed objective of the history comes from BLAS ``dot`` and a sum of absolute
+    values into a buffer (per-signal values only where the function restart needs
+    them); and
     the stopping test first compares the largest step of the whole chunk with the
     smallest and the largest threshold, going signal by signal only in between.
     """
@@ -465,13 +451,13 @@ def _run_chunk_numpy(problem, lam, *, L, max_iter, tol, H0, momentum, restart, n
             out -= X
         return out
 
-    def total(Hc, Ac):
+    def total(Hc, Ac, scratch):
         if gram:
             smooth = (float(np.sum(problem.half_xx)) + 0.5 * _dot(Hc, Ac)
                       - _dot(Hc, B))
         else:
             smooth = 0.5 * _dot(Ac, Ac)
-        return smooth + lam * _asum(Hc)
+        return smooth + lam * float(np.sum(np.abs(Hc, out=scratch)))
 
     A = image(H, np.empty((n, M.shape[1]), dtype=dt))
     An = np.empty_like(A)
@@ -480,7 +466,7 @@ def _run_chunk_numpy(problem, lam, *, L, max_iter, tol, H0, momentum, restart, n
         F = problem.objective(H, A, lam)
         history = [float(np.sum(F))]
     else:
-        history = [total(H, A)]
+        history = [total(H, A, T)]
     lam_max = np.max(np.abs(B), axis=1)
     threshold_tol = tol * lam_max
     thr_lo = float(threshold_tol.min()) if n else 0.0
@@ -519,7 +505,7 @@ def _run_chunk_numpy(problem, lam, *, L, max_iter, tol, H0, momentum, restart, n
             F_new = problem.objective(Hn, An, lam)
             history.append(float(np.sum(F_new)))
         else:
-            history.append(total(Hn, An))
+            history.append(total(Hn, An, T))
         np.subtract(Hn, Y, out=T)                     # h+ - y
         if n_layers and k < n_layers:
             done = False
