@@ -41,6 +41,10 @@ def parse_args(argv=None):
 
 
 ARGS = parse_args() if __name__ == "__main__" else parse_args([])
+# Measure the package of this checkout, not whichever copy is installed.
+_SRC = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src")
+if os.path.isdir(os.path.join(_SRC, "sparsecoding")):
+    sys.path.insert(0, _SRC)
 # Thread counts must be set before NumPy loads its BLAS.
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[_var] = str(ARGS.threads)
@@ -335,7 +339,11 @@ def machine_info():
                 break
     except OSError:
         pass
-    info = {"cpu": cpu, "logical_cpus": os.cpu_count(), "platform": platform.platform(),
+    here = Path(sc.__file__).resolve()
+    package = (str(here.relative_to(HERE.parent)) if HERE.parent in here.parents
+               else "an installed copy")
+    info = {"cpu": cpu, "logical_cpus": os.cpu_count(), "sparsecoding": package,
+            "platform": platform.platform(),
             "python": platform.python_version(), "numpy": np.__version__,
             "scikit-learn": sklearn.__version__, "threads": ARGS.threads}
     try:
