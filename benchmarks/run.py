@@ -471,6 +471,19 @@ def main():
         add(base.name, "numpy", "float64",
             time_to_accuracy_iterative(base, F_star, repeats, k_max, log))
 
+        try:
+            from sparsecoding.active_set import lasso_active_set
+        except ImportError:
+            lasso_active_set = None
+        if lasso_active_set is not None:
+            log("active set")
+            res = time_to_accuracy_settings(
+                "sparsecoding.lasso_active_set",
+                [("exact (KKT check)", lambda: lasso_active_set(D, X, LAM).codes)],
+                F_star, repeats, log)
+            add("sparsecoding.lasso_active_set (exact, KKT check)", "sparsecoding",
+                "float64", res)
+
         if hasattr(sc, "homotopy"):
             log("homotopy")
             res = time_to_accuracy_settings(
