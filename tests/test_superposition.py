@@ -84,7 +84,7 @@ def test_l1_autoencoder_loss_and_unit_norm_decoder():
     h = torch.relu((x - sae.b_dec) @ sae.W_enc.T + sae.b_enc)
     x_hat = h @ sae.W_dec.T + sae.b_dec
     expected = 0.5 * ((x - x_hat) ** 2).sum() / 9 + 0.3 * h.sum() / 9
-    assert float(loss) == pytest.approx(float(expected), rel=1e-6)
+    assert float(loss.detach()) == pytest.approx(float(expected.detach()), rel=1e-6)
     with torch.no_grad():
         sae.W_dec.mul_(3.0)
     sae.normalize_decoder_()
