@@ -173,3 +173,42 @@ def check_dictionary_and_signals(D, X):
             "(n_features, n_atoms)"
         )
     return D, X2, squeeze
+
+
+def check_image_shape(shape, name: str = "shape"):
+    """Validate an image shape: an integer (square) or a pair of positive integers."""
+    if isinstance(shape, (int, np.integer)) and not isinstance(shape, bool):
+        shape = (int(shape), int(shape))
+    try:
+        shape = tuple(int(s) for s in shape)
+    except TypeError:
+        raise TypeError(f"{name} must be a pair of positive integers, got {shape!r}") \
+            from None
+    if len(shape) != 2 or min(shape) < 1:
+        raise ValueError(f"{name} must be a pair of positive integers, got {shape!r}")
+    return shape
+
+
+def check_atom_images(D, shape=None):
+    """Validate a dictionary whose atoms (columns) are images; return ``(D, shape)``.
+
+    ``D`` comes back as a float64 NumPy array (tensors are copied to the CPU). Without
+    ``shape`` the atoms must be square images (``n_features`` a perfect square).
+    """
+    if is_tensor(D):
+        D = D.detach().cpu().numpy()
+    D = check_array(D, "D", ndim=2).astype(np.float64, copy=False)
+    n_features = D.shape[0]
+    if shape is None:
+        side = int(round(np.sqrt(n_features)))
+        if side * side != n_features:
+            raise ValueError(
+                f"D has {n_features} rows, not a square number: pass shape=(rows, cols)"
+            )
+        shape = (side, side)
+    shape = check_image_shape(shape)
+    if shape[0] * shape[1] != n_features:
+        raise ValueError(
+            f"shape {shape} has {shape[0] * shape[1]} pixels but D has {n_features} rows"
+        )
+    return D, shape

@@ -24,25 +24,17 @@ from __future__ import annotations
 import numpy as np
 
 from ._backend import is_tensor
-from ._validation import check_array, check_scalar
+from ._validation import (
+    check_array,
+    check_atom_images,
+    check_image_shape,
+    check_scalar,
+)
 
 __all__ = ["gabor_2d", "fit_gabor", "gabor_scores", "gabor_fraction"]
 
 #: The order of the parameters in the fitted vector.
 PARAMS = ("x0", "y0", "theta", "freq", "phase", "sigma_x", "sigma_y", "amplitude")
-
-
-def _check_shape(shape, name="shape"):
-    if isinstance(shape, (int, np.integer)):
-        shape = (int(shape), int(shape))
-    try:
-        shape = tuple(int(s) for s in shape)
-    except TypeError:
-        raise TypeError(f"{name} must be a pair of positive integers, got {shape!r}") \
-            from None
-    if len(shape) != 2 or min(shape) < 1:
-        raise ValueError(f"{name} must be a pair of positive integers, got {shape!r}")
-    return shape
 
 
 def _grid(shape):
@@ -116,7 +108,7 @@ def gabor_2d(shape, x0, y0, theta, freq, phase, sigma_x, sigma_y, amplitude=1.0)
     >>> g[2].round(2)
     array([-0.98,  0.  ,  1.  ,  0.  , -0.98])
     """
-    shape = _check_shape(shape)
+    shape = check_image_shape(shape)
     x0 = check_scalar(x0, "x0", low=None)
     y0 = check_scalar(y0, "y0", low=None)
     theta = check_scalar(theta, "theta", low=None)
@@ -278,26 +270,6 @@ def fit_gabor(atom_image, *, n_starts=4, seed=0, stop_r2=0.98, max_nfev=100):
     return _canonical(best_p), float(1.0 - best_sse / sst)
 
 
-def _check_atoms(D, shape):
-    if is_tensor(D):
-        D = D.detach().cpu().numpy()
-    D = check_array(D, "D", ndim=2).astype(np.float64)
-    n_features = D.shape[0]
-    if shape is None:
-        side = int(round(np.sqrt(n_features)))
-        if side * side != n_features:
-            raise ValueError(
-                f"D has {n_features} rows, not a square number: give shape=(h, w)"
-            )
-        shape = (side, side)
-    shape = _check_shape(shape)
-    if shape[0] * shape[1] != n_features:
-        raise ValueError(
-            f"shape {shape} has {shape[0] * shape[1]} pixels but D has {n_features} rows"
-        )
-    return D, shape
-
-
 def gabor_scores(D, shape=None, *, n_starts=4, seed=0):
     r"""The :math:`R^2` of a Gabor fit (:func:`fit_gabor`) to every atom of a dictionary.
 
@@ -320,7 +292,7 @@ def gabor_scores(D, shape=None, *, n_starts=4, seed=0):
     >>> (gabor_scores(np.c_[g, noise]) > 0.8).tolist()
     [True, False]
     """
-    D, shape = _check_atoms(D, shape)
+    D, shape = check_atom_images(D, shape)
     return np.array([fit_gabor(D[:, j].reshape(shape), n_starts=n_starts, seed=seed)[1]
                      for j in range(D.shape[1])])
 

@@ -7,8 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._backend import is_tensor
-from ._validation import check_array, check_scalar
+from ._validation import check_atom_images, check_scalar
 
 __all__ = ["use_book_style", "plot_atoms", "plot_convergence"]
 
@@ -56,19 +55,8 @@ def plot_atoms(D, *, shape=None, n_cols=None, max_atoms=256, ax=None, title=None
     """
     import matplotlib.pyplot as plt
 
-    if is_tensor(D):
-        D = D.detach().cpu().numpy()
-    D = check_array(D, "D", ndim=2)
-    n_features, n_atoms = D.shape
-    if shape is None:
-        side = int(round(np.sqrt(n_features)))
-        if side * side != n_features:
-            raise ValueError(
-                f"D has {n_features} rows, not a square number: pass shape=(rows, cols)"
-            )
-        shape = (side, side)
-    if shape[0] * shape[1] != n_features:
-        raise ValueError(f"shape {shape} does not hold {n_features} features")
+    D, shape = check_atom_images(D, shape)
+    n_atoms = D.shape[1]
     idx = np.arange(n_atoms) if order is None else np.asarray(order)
     idx = idx[: check_scalar(max_atoms, "max_atoms", low=1, integer=True)]
     n = len(idx)
