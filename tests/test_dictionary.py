@@ -97,20 +97,31 @@ def test_data_init_and_explicit_init():
 
 def test_deterministic_and_torch_matches_numpy():
     X, _ = _synthetic(n=400, seed=4)
-    a = learn_dictionary(X, 24, 0.1, n_epochs=2, batch_size=64, progress=False)
-    b = learn_dictionary(X, 24, 0.1, n_epochs=2, batch_size=64, progress=False)
+    kw = dict(n_epochs=2, batch_size=64, progress=False)
+    a = learn_dictionary(X, 24, 0.1, **kw)
+    b = learn_dictionary(X, 24, 0.1, **kw)
     np.testing.assert_array_equal(a.D, b.D)
+    f = learn_dictionary(X, 24, 0.1, coder="fista", **kw)
     torch = pytest.importorskip("torch")
-    t = learn_dictionary(torch.as_tensor(X), 24, 0.1, n_epochs=2, batch_size=64,
-                         progress=False)
+    t = learn_dictionary(torch.as_tensor(X), 24, 0.1, **kw)  # "auto": FISTA on tensors
     assert isinstance(t.D, torch.Tensor)
-    np.testing.assert_allclose(t.D.numpy(), a.D, atol=1e-6)
-    np.testing.assert_allclose(t.history, a.history, rtol=1e-6)
+    np.testing.assert_allclose(t.D.numpy(), f.D, atol=1e-6)
+    np.testing.assert_allclose(t.history, f.history, rtol=1e-6)
     # a NumPy array with device="cpu" runs with torch and comes back as NumPy
-    c = learn_dictionary(X, 24, 0.1, n_epochs=2, batch_size=64, device="cpu",
-                         progress=False)
+    c = learn_dictionary(X, 24, 0.1, device="cpu", **kw)
     assert isinstance(c.D, np.ndarray)
-    np.testing.assert_allclose(c.D, a.D, atol=1e-6)
+    np.testing.assert_allclose(c.D, f.D, atol=1e-6)
+    # the exact homotopy on tensors too (computed on the CPU, returned as tensors)
+    th = learn_dictionary(torch.as_tensor(X), 24, 0.1, coder="homotopy", **kw)
+    np.testing.assert_allclose(th.D.numpy(), a.D, atol=1e-10)
+
+
+def test_exact_codes_reach_a_lower_objective_than_fista_codes():
+    X, _ = _synthetic(n=600, seed=8)
+    kw = dict(n_epochs=3, batch_size=64, progress=False)
+    exact = learn_dictionary(X, 24, 0.1, coder="homotopy", **kw)
+    approx = learn_dictionary(X, 24, 0.1, coder="fista", code_max_iter=5, **kw)
+    assert exact.history[-1] < approx.history[-1]
 
 
 def test_denoise_with_an_orthonormal_basis_is_averaged_soft_thresholding():
@@ -145,6 +156,8 @@ def test_bad_inputs_name_the_argument():
         learn_dictionary(X, 0, 1.0, progress=False)
     with pytest.raises(ValueError, match="init"):
         learn_dictionary(X, 3, 1.0, init="svd", progress=False)
+    with pytest.raises(ValueError, match="coder"):
+        learn_dictionary(X, 3, 1.0, coder="lars", progress=False)
     with pytest.raises(ValueError, match="X"):
         learn_dictionary(np.zeros(4), 3, 1.0, progress=False)
     with pytest.raises(ValueError, match="D_init"):

@@ -117,3 +117,73 @@ def test_bad_inputs():
         homotopy(D, X[:, :5], 0.1)
     with pytest.raises(ValueError, match="x"):
         homotopy_path(D, X, 0.1)
+
+
+# --- the compiled walk (sparsecoding._lars) against the NumPy walk and references
+
+
+@pytest.mark.parametrize("shape", [(64, 256), (20, 30), (30, 10)])
+@pytest.mark.parametrize("lam", [0.01, 0.1, 0.5])
+def test_compiled_walk_equals_the_numpy_walk(shape, lam):
+    """Same steps, same codes, signal by signal, including paths where atoms leave."""
+    from sparsecoding.homotopy import _path_one
+
+    D, X = _problem(*shape, n_signals=40, seed=7)
+    res = homotopy(D, X, lam)
+    n_drops = 0
+    for i, x in enumerate(X):
+        h, lam_max, steps, ok, path = _path_one(D, x, lam, 10_000, True)
+        assert res.extra["n_steps"][i] == steps
+        assert res.extra["lambda_max"][i] == pytest.approx(lam_max, rel=1e-14)
+        np.testing.assert_allclose(res.codes[i], h, atol=1e-10)
+        n_drops += sum(e[0] == "drop" for e in path.events)
+    assert res.converged
+    if shape == (64, 256) and lam == 0.01:
+        assert n_drops > 0  # the comparison covers atoms leaving the active set
+
+
+def test_many_signals_match_lasso_lars():
+    from sklearn.decomposition import sparse_encode
+
+    D, _ = _problem(64, 256)
+    rng = np.random.default_rng(2)
+    H0 = np.zeros((500, 256))
+    cols = np.argsort(rng.random((500, 256)), axis=1)[:, :5]
+    np.put_along_axis(H0, cols, rng.standard_normal((500, 5)), axis=1)
+    X = H0 @ D.T + 0.01 * rng.standard_normal((500, 64))
+    lam = 0.03
+    res = homotopy(D, X, lam)
+    ref = sparse_encode(X, D.T, algorithm="lasso_lars", alpha=lam)
+
+    def per_signal(H):
+        R = X - H @ D.T
+        return 0.5 * np.sum(R * R, axis=1) + lam * np.abs(H).sum(axis=1)
+
+    # never worse than scikit-learn's LARS, and the optimality conditions hold to
+    # rounding (lasso_lars itself misses them by up to ~1e-5 on a few signals)
+    assert np.all(per_signal(res.codes) <= per_signal(ref) * (1 + 1e-12))
+    G = (X - res.codes @ D.T) @ D
+    on = res.codes != 0
+    assert np.abs(G[on] - lam * np.sign(res.codes[on])).max() < 1e-10
+    assert np.abs(G[~on]).max() <= lam * (1 + 1e-10)
+    assert np.mean(np.all(np.abs(res.codes - ref) < 1e-8, axis=1)) > 0.95
+
+
+def test_dependent_atoms_fall_back_to_the_numpy_walk():
+    """A duplicated atom makes the active Gram matrix singular: still the lasso optimum."""
+    D, X = _problem(10, 12, n_signals=6, seed=4)
+    D = np.concatenate([D, D[:, :3]], axis=1)  # atoms 12-14 repeat atoms 0-2
+    lam = 0.05
+    res = homotopy(D, X, lam)
+    for x, h in zip(X, res.codes):
+        ref = _sklearn_lasso(D, x, lam)
+        f = lambda c: 0.5 * np.sum((x - D @ c) ** 2) + lam * np.abs(c).sum()  # noqa: E731
+        assert f(h) == pytest.approx(f(ref), rel=1e-9, abs=1e-12)
+
+
+def test_lam_zero_with_more_atoms_than_features_interpolates():
+    D, X = _problem(8, 20, n_signals=5, seed=5)
+    res = homotopy(D, X, 0.0)
+    assert res.converged
+    np.testing.assert_allclose(res.codes @ D.T, X, atol=1e-8)
+

@@ -5,9 +5,8 @@ the mathematical convention x ≈ D h: signals ``X`` are ``(n_signals, n_feature
 dictionary ``D`` is ``(n_features, n_atoms)`` with one atom per column, codes ``H`` are
 ``(n_signals, n_atoms)``, so that ``X ≈ H @ D.T``.
 
-The lasso solvers (``ista``, ``fista``, ``continuation_ista``, ``lasso_active_set``,
-``homotopy``), the proximal operators and ``learn_dictionary`` are
-available at the top level; the other modules (``codes``, ``bases``, ``data``, ``gabor``,
+The lasso solvers (``ista``, ``fista``, ``continuation_ista``, ``homotopy``), the
+proximal operators and ``learn_dictionary`` are available at the top level; the other modules (``codes``, ``bases``, ``data``, ``gabor``,
 ``nn``, ...) are imported by name. Importing the package does not import torch; the
 modules that need it (``nn``, ``training``) import it themselves.
 """
@@ -20,7 +19,6 @@ from .prox import (
     sparsemax,
     sparsemax_jacobian,
 )
-from .active_set import lasso_active_set
 from .dictionary import learn_dictionary, normalize_columns
 from .homotopy import homotopy
 from .solvers import (
@@ -45,7 +43,6 @@ __all__ = [
     "homotopy",
     "ista",
     "lambda_max",
-    "lasso_active_set",
     "lasso_path",
     "learn_dictionary",
     "lasso_objective",

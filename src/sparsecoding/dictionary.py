@@ -23,6 +23,7 @@ import numpy as np
 
 from ._backend import is_tensor, namespace
 from ._validation import check_array, check_choice, check_scalar
+from .homotopy import homotopy
 from .solvers import fista
 
 __all__ = ["DictionaryResult", "normalize_columns", "learn_dictionary", "denoise_image"]
@@ -115,13 +116,14 @@ def _top_singular_squared(D, v, n_iter):
 
 def learn_dictionary(X, n_atoms, lam, *, n_epochs=10, batch_size=256, seed=0,
                      init="random", device=None, progress=True, code_max_iter=200,
-                     code_tol=1e-3, dict_passes=1, D_init=None):
+                     code_tol=1e-3, dict_passes=1, D_init=None, coder="auto"):
     r"""Online mini-batch dictionary learning (Mairal, Bach, Ponce and Sapiro, 2010).
 
     Minimises :math:`\frac1N\sum_i \tfrac12\|x_i - Dh_i\|^2 + \lambda\|h_i\|_1` subject
     to :math:`\|d_j\|_2 \le 1`, alternating over mini-batches of signals:
 
-    1. **codes** for the batch with :math:`D` fixed: the lasso, solved by
+    1. **codes** for the batch with :math:`D` fixed: the lasso, solved exactly by
+       :func:`~sparsecoding.homotopy` (compiled, on the CPU), or by
        :func:`~sparsecoding.fista` warm-started from the codes the same signals got in
        the previous epoch, with the Lipschitz constant :math:`\|D\|_2^2` tracked by a
        warm-started power iteration (and recomputed in full, the batch coded again,
@@ -142,7 +144,9 @@ def learn_dictionary(X, n_atoms, lam, *, n_epochs=10, batch_size=256, seed=0,
        where an atom no batch uses (:math:`A_{jj} \approx 0`) is replaced by a signal.
 
     The same code runs on NumPy arrays and on torch tensors (CPU or CUDA): pass a
-    tensor, or ``device="cuda"``. Explained in the chapter *Dictionary learning on
+    tensor, or ``device="cuda"``. By default NumPy arrays are coded by the homotopy
+    and tensors by FISTA, which keeps a GPU busy where the homotopy's sequential walk
+    cannot. Explained in the chapter *Dictionary learning on
     natural images*.
 
     Parameters
@@ -171,6 +175,10 @@ def learn_dictionary(X, n_atoms, lam, *, n_epochs=10, batch_size=256, seed=0,
         Show a progress bar (tqdm) over the mini-batches.
     code_max_iter, code_tol : int, float
         ``max_iter`` and ``tol`` of the FISTA solves of the codes.
+    coder : ``"auto"``, ``"homotopy"`` or ``"fista"``
+        How the codes of a batch are computed: exactly, by the homotopy path (on the
+        CPU, in float64, whatever the device), or by warm-started FISTA (on the device
+        of ``X``). ``"auto"``: the homotopy for NumPy input, FISTA for tensors.
     dict_passes : int
         Sweeps of block-coordinate descent over the columns per mini-batch.
     D_init : ``(n_features, n_atoms)`` array, optional
@@ -202,6 +210,7 @@ def learn_dictionary(X, n_atoms, lam, *, n_epochs=10, batch_size=256, seed=0,
     code_max_iter = check_scalar(code_max_iter, "code_max_iter", low=1, integer=True)
     code_tol = check_scalar(code_tol, "code_tol", low=0.0)
     dict_passes = check_scalar(dict_passes, "dict_passes", low=1, integer=True)
+    check_choice(coder, "coder", ("auto", "homotopy", "fista"))
     n_signals, n_features = X.shape
     rng = np.random.default_rng(seed)
 
@@ -234,6 +243,8 @@ def learn_dictionary(X, n_atoms, lam, *, n_epochs=10, batch_size=256, seed=0,
         if X.dtype not in (np.float32, np.float64):
             X = X.astype(np.float64)
     xp = namespace(X)
+    if coder == "auto":
+        coder = "fista" if is_tensor(X) else "homotopy"
 
     def to_x(a):  # a NumPy array to the kind, device and dtype of X
         if is_tensor(X):
@@ -265,10 +276,14 @@ def learn_dictionary(X, n_atoms, lam, *, n_epochs=10, batch_size=256, seed=0,
             idx = xp.torch.as_tensor(idx_np, device=X.device) if is_tensor(X) else idx_np
             Xb = X[idx]
             nb = Xb.shape[0]
-            # 1. codes, warm-started, with a safe margin on the tracked Lipschitz constant
-            res = fista(D, Xb, lam, init=H_all[idx], lipschitz=1.05 * L,
-                        max_iter=code_max_iter, tol=code_tol)
-            if not res.objective[-1] <= res.objective[0]:
+            # 1. codes: exact, or warm-started FISTA with a safe margin on the tracked
+            #    Lipschitz constant
+            if coder == "homotopy":
+                res = homotopy(D, Xb, lam)
+            else:
+                res = fista(D, Xb, lam, init=H_all[idx], lipschitz=1.05 * L,
+                            max_iter=code_max_iter, tol=code_tol)
+            if coder == "fista" and not res.objective[-1] <= res.objective[0]:
                 # the tracked L was too small (the top singular vector moved): FISTA
                 # diverged; recompute L by a full power iteration and solve again
                 L, v = _top_singular_squared(D, v + to_x(rng.standard_normal(v.shape)),
@@ -301,7 +316,8 @@ def learn_dictionary(X, n_atoms, lam, *, n_epochs=10, batch_size=256, seed=0,
                         n_resampled += 1
                     norm = xp.scalar(xp.sqrt(xp.sum(u * u)))
                     D[:, j] = u / max(1.0, norm)
-            L, v = _top_singular_squared(D, v, 5)
+            if coder == "fista":
+                L, v = _top_singular_squared(D, v, 5)
             if bar is not None:
                 bar.update(1)
         history.append(total / n_signals)

@@ -23,8 +23,12 @@ to breakpoint down to the target :math:`\lambda`: an exact solution in a finite 
 of steps, about one per atom of the final support. The chapter *Homotopy and unrolled
 networks* derives it.
 
-The computation is sequential along the path, so it runs in NumPy (float64), one
-signal at a time; a torch tensor in gives a tensor out on its device.
+The walk is sequential along the path, so :func:`homotopy` runs it one signal at a time
+in compiled code (``sparsecoding._lars``, with Numba, on the Gram matrix
+:math:`D^\top D`, the signals shared among the CPU cores), in float64; a torch tensor
+in gives a tensor out on its device. :func:`homotopy_path` records the breakpoints of
+one signal with the same walk written in NumPy (``_path_one``), which is also the
+fallback for the rare signal whose active atoms become linearly dependent.
 """
 
 from __future__ import annotations
@@ -230,15 +234,27 @@ def homotopy(D, X, lam, *, max_steps=None):
     """
     D, X2, squeeze, lam, max_steps = _check_inputs(D, X, lam, max_steps)
     Dn, Xn = _to_numpy64(D), _to_numpy64(X2)
-    H = np.zeros((Xn.shape[0], Dn.shape[1]))
-    steps = np.zeros(Xn.shape[0], dtype=int)
-    lam_max = np.zeros(Xn.shape[0])
-    converged = True
-    for i, x in enumerate(Xn):
-        H[i], lam_max[i], steps[i], ok, _ = _path_one(Dn, x, lam, max_steps, False)
+    try:
+        from ._lars import DEGENERATE, DONE, homotopy_gram
+    except ImportError:  # without Numba: the NumPy walk for every signal
+        homotopy_gram = None
+    if homotopy_gram is not None and Xn.shape[0]:
+        H, steps, status, lam_max, per_signal = homotopy_gram(Dn, Xn, lam, max_steps)
+        rest = np.nonzero(status == DEGENERATE)[0]
+        converged = bool(np.all(status[status != DEGENERATE] == DONE))
+    else:
+        H = np.zeros((Xn.shape[0], Dn.shape[1]))
+        steps = np.zeros(Xn.shape[0], dtype=np.int64)
+        lam_max = np.zeros(Xn.shape[0])
+        per_signal = np.zeros(Xn.shape[0])
+        rest = np.arange(Xn.shape[0])
+        converged = True
+    for i in rest:  # signals whose active Gram matrix became singular
+        H[i], lam_max[i], steps[i], ok, _ = _path_one(Dn, Xn[i], lam, max_steps, False)
+        r = Xn[i] - Dn @ H[i]
+        per_signal[i] = 0.5 * float(r @ r) + lam * float(np.sum(np.abs(H[i])))
         converged &= ok
-    R = Xn - H @ Dn.T
-    objective = 0.5 * float(np.sum(R * R)) + lam * float(np.sum(np.abs(H)))
+    objective = float(np.sum(per_signal))
     codes = H[0] if squeeze else H
     if is_tensor(X2):
         import torch
