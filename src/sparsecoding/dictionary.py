@@ -123,7 +123,7 @@ def learn_dictionary(X, n_atoms, lam, *, n_epochs=10, batch_size=256, seed=0,
     to :math:`\|d_j\|_2 \le 1`, alternating over mini-batches of signals:
 
     1. **codes** for the batch with :math:`D` fixed: the lasso, solved exactly by
-       :func:`~sparsecoding.homotopy` (compiled, on the CPU), or by
+       :func:`~sparsecoding.homotopy.homotopy` (compiled, on the CPU), or by
        :func:`~sparsecoding.fista` warm-started from the codes the same signals got in
        the previous epoch, with the Lipschitz constant :math:`\|D\|_2^2` tracked by a
        warm-started power iteration (and recomputed in full, the batch coded again,
