@@ -203,7 +203,7 @@ def walk(G, b, lam, max_steps, h, c, a, d, rhs, w, idx, sgn, blocked, gbuf, Lc):
 
 @nb.njit(cache=True, nogil=True, error_model="numpy")
 def gram(D):
-    """``D.T @ D`` in compiled loops (see ``homotopy_gram`` for why not BLAS).
+    """``D.T @ D`` in compiled loops (see ``homotopy_batch`` for why not BLAS).
 
     Sums of outer products of the rows, so that the inner loop runs along a row and
     vectorises.
@@ -265,7 +265,7 @@ def walk_all(D, Dt, X, G, lam, max_steps, kcap, H, steps, status, lam_max, objec
             objective[i] = 0.5 * rr + lam * l1
 
 
-def homotopy_gram(D, X, lam, max_steps):
+def homotopy_batch(D, X, lam, max_steps):
     """Run the compiled walk for every row of ``X`` (float64 arrays).
 
     Returns ``H, steps, status, lam_max, objective`` (the last per signal); rows with

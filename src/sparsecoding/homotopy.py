@@ -235,11 +235,11 @@ def homotopy(D, X, lam, *, max_steps=None):
     D, X2, squeeze, lam, max_steps = _check_inputs(D, X, lam, max_steps)
     Dn, Xn = _to_numpy64(D), _to_numpy64(X2)
     try:
-        from ._lars import DEGENERATE, DONE, homotopy_gram
+        from ._lars import DEGENERATE, DONE, homotopy_batch
     except ImportError:  # without Numba: the NumPy walk for every signal
-        homotopy_gram = None
-    if homotopy_gram is not None and Xn.shape[0]:
-        H, steps, status, lam_max, per_signal = homotopy_gram(Dn, Xn, lam, max_steps)
+        homotopy_batch = None
+    if homotopy_batch is not None and Xn.shape[0]:
+        H, steps, status, lam_max, per_signal = homotopy_batch(Dn, Xn, lam, max_steps)
         rest = np.nonzero(status == DEGENERATE)[0]
         converged = bool(np.all(status[status != DEGENERATE] == DONE))
     else:
