@@ -26,7 +26,7 @@ from ._validation import (
     check_scalar,
 )
 from .prox import project_simplex
-from .solvers import SolverResult, lipschitz_constant
+from .solvers import SolverResult, _check_init, lipschitz_constant
 
 __all__ = ["projected_gradient", "scale_free_attention", "softmax"]
 
@@ -147,14 +147,7 @@ def projected_gradient(D, X, *, constraint="simplex", basis=None, lam=0.0, ridge
         else:
             H = xp.zeros((n, n_atoms), like=X2)
     else:
-        init = check_array(init, "init", ndim=(1, 2), like=X2)
-        init = init.reshape(1, -1) if init.ndim == 1 else init
-        if tuple(init.shape) != (n, n_atoms):
-            raise ValueError(
-                f"init must have shape {(n, n_atoms)} (n_signals, n_atoms), got "
-                f"{tuple(init.shape)}"
-            )
-        H = project(init)
+        H = project(_check_init(init, X2, n_atoms))
     L = lipschitz_constant(D) + ridge
     if L == 0.0:
         L = 1.0

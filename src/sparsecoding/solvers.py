@@ -268,6 +268,19 @@ class _Problem:
         return smooth + lam * l1
 
 
+def _check_init(init, X2, n_atoms):
+    """Initial codes: an array like ``X2`` of shape ``(n_signals, n_atoms)`` (a 1-D
+    ``init`` is one signal's code)."""
+    init = check_array(init, "init", ndim=(1, 2), like=X2)
+    init = init.reshape(1, -1) if init.ndim == 1 else init
+    if tuple(init.shape) != (X2.shape[0], n_atoms):
+        raise ValueError(
+            f"init must have shape {(X2.shape[0], n_atoms)} (n_signals, n_atoms), "
+            f"got {tuple(init.shape)}"
+        )
+    return init
+
+
 def _default_chunk_size(D, X):
     """Signals per chunk: bounded memory; on NumPy arrays, also cache-sized."""
     n_features, n_atoms = D.shape[0], D.shape[1]
@@ -296,13 +309,7 @@ def _proximal_gradient(D, X, lam, *, max_iter, tol, init, lipschitz, momentum,
     xp = namespace(X2)
     n_signals, n_atoms = X2.shape[0], D.shape[1]
     if init is not None:
-        init = check_array(init, "init", ndim=(1, 2), like=X2)
-        init = init.reshape(1, -1) if init.ndim == 1 else init
-        if tuple(init.shape) != (n_signals, n_atoms):
-            raise ValueError(
-                f"init must have shape {(n_signals, n_atoms)} (n_signals, n_atoms), "
-                f"got {tuple(init.shape)}"
-            )
+        init = _check_init(init, X2, n_atoms)
     if lipschitz is None:
         L = lipschitz_constant(D)
     else:
