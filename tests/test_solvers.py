@@ -298,3 +298,81 @@ def test_numpy_fast_path_equals_the_generic_iteration(monkeypatch, kw, dtype):
     rtol = 1e-12 if dtype == np.float64 else 1e-5
     np.testing.assert_allclose(fast.codes, generic.codes, rtol=rtol, atol=rtol)
     np.testing.assert_allclose(fast.objective, generic.objective, rtol=rtol)
+
+
+def _sparse_problem(n_signals=300, seed=3):
+    """Signals made of 4 of 128 atoms: the iterates become sparse within a few dozen steps."""
+    rng = np.random.default_rng(seed)
+    D = rng.standard_normal((32, 128))
+    D /= np.linalg.norm(D, axis=0)
+    H = np.zeros((n_signals, 128))
+    for row in H:
+        row[rng.choice(128, 4, replace=False)] = rng.standard_normal(4)
+    return D, H @ D.T + 0.01 * rng.standard_normal((n_signals, 32))
+
+
+@pytest.mark.parametrize("mode", ["gram", "residual"])
+@pytest.mark.parametrize("restart", [None, "gradient"])
+def test_sparse_image_product_changes_only_rounding(monkeypatch, mode, restart):
+    """Once the codes are sparse their image is computed from the nonzero entries; the
+    dense product (BLAS) must give the same iterates to rounding."""
+    from sparsecoding import _fused, solvers as S
+
+    D, X = _sparse_problem()
+    calls = []
+    monkeypatch.setattr(_fused, "sparse_image",
+                        lambda *a, f=_fused.sparse_image: (calls.append(1), f(*a)))
+    sparse = sc.fista(D, X, 0.02, tol=1e-9, max_iter=5000, mode=mode, restart=restart)
+    assert calls, "the sparse product was never used"
+    monkeypatch.setattr(S, "_SPARSE_IMAGE_DENSITY", -1.0)
+    dense = sc.fista(D, X, 0.02, tol=1e-9, max_iter=5000, mode=mode, restart=restart)
+    assert sparse.converged and dense.converged
+    np.testing.assert_allclose(sparse.codes, dense.codes, atol=1e-9)
+    np.testing.assert_allclose(sparse.objective[-1], dense.objective[-1], rtol=1e-12)
+
+
+def test_sparse_image_kernel_equals_the_dense_product():
+    from sparsecoding import _fused
+
+    rng = np.random.default_rng(0)
+    for dtype, tol in ((np.float64, 1e-12), (np.float32, 1e-5)):
+        H = rng.standard_normal((50, 40)) * (rng.random((50, 40)) < 0.1)
+        H[3] = 0.0  # a row with no nonzero entry
+        H[4] = rng.standard_normal(40)  # and a dense one
+        H = H.astype(dtype)
+        M = rng.standard_normal((40, 7)).astype(dtype)
+        out = np.full((50, 7), np.nan, dtype=dtype)
+        _fused.sparse_image(H, M, out)
+        np.testing.assert_allclose(out, H.astype(np.float64) @ M, rtol=tol, atol=tol)
+
+
+def test_chunks_shared_among_cores_give_the_same_codes():
+    """With BLAS set to two threads, the chunks run two at a time (one BLAS thread
+    each): every chunk's codes must be those of the chunks run in turn."""
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    from sparsecoding import solvers as S
+
+    D, X = _sparse_problem(n_signals=400)
+    with threadpoolctl.threadpool_limits(limits=1, user_api="blas"):
+        serial = sc.fista(D, X, 0.02, tol=1e-8, chunk_size=37, restart="gradient")
+    with threadpoolctl.threadpool_limits(limits=2, user_api="blas"):
+        blas = S._blas_controller().select(user_api="blas").lib_controllers
+        if max(lib.num_threads for lib in blas) < 2:
+            pytest.skip("this BLAS cannot use two threads")
+        seen = []
+        original = S._run_chunk_numpy
+
+        def spy(*args, **kwargs):
+            import threading
+            seen.append(threading.get_ident())
+            return original(*args, **kwargs)
+
+        S._run_chunk_numpy = spy
+        try:
+            shared = sc.fista(D, X, 0.02, tol=1e-8, chunk_size=37, restart="gradient")
+        finally:
+            S._run_chunk_numpy = original
+    assert len(set(seen)) == 2, "the chunks did not run on two threads"
+    np.testing.assert_array_equal(shared.codes, serial.codes)
+    np.testing.assert_array_equal(shared.objective, serial.objective)
+    assert shared.n_iter == serial.n_iter

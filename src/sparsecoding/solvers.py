@@ -19,6 +19,7 @@ The chapters *ISTA*, *FISTA* and *Homotopy and unrolled networks* derive them.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -48,6 +49,10 @@ _CHUNK_BYTES = 256 * 2**20
 #: On the CPU, one ``(chunk, n_atoms)`` array of about this size keeps a chunk's working
 #: arrays in cache (measured in ``benchmarks/``); each chunk also stops on its own.
 _CPU_CHUNK_BYTES = 2**20
+#: On NumPy arrays, the image of the new codes (``H @ D.T`` or ``H @ G``) is computed
+#: from their nonzero entries only when at most this fraction of a chunk's codes is
+#: nonzero; above it, BLAS's dense product is faster (measured in ``_fused``).
+_SPARSE_IMAGE_DENSITY = 0.15
 
 
 @dataclass
@@ -291,6 +296,43 @@ def _default_chunk_size(D, X):
     return chunk
 
 
+def _map_chunks_on_cores(solve, starts):
+    """``[solve(s) for s in starts]``, the chunks shared among the BLAS library's threads.
+
+    One iteration on a chunk is two matrix products (BLAS) and compiled elementwise
+    passes (one thread, :mod:`sparsecoding._fused`). Threaded BLAS leaves the other
+    cores idle during the passes; here each core instead runs whole chunks, with
+    single-threaded products, so that products and passes of different chunks overlap
+    (both release the GIL). The number of workers is the number of threads BLAS was
+    set to use (``OMP_NUM_THREADS`` and the like); with one, or with one chunk, the
+    chunks simply run in turn. The codes are the same either way: a chunk's
+    computation does not depend on the others.
+    """
+    starts = list(starts)
+    controller = _blas_controller()
+    workers = 1
+    if controller is not None and len(starts) > 1:
+        blas = controller.select(user_api="blas")
+        workers = min(len(starts), max([1] + [lib.num_threads for lib in blas.lib_controllers]))
+    if workers == 1:
+        return [solve(start) for start in starts]
+    from concurrent.futures import ThreadPoolExecutor
+
+    with controller.limit(limits=1, user_api="blas"), \
+            ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(solve, starts))
+
+
+@functools.lru_cache(maxsize=1)
+def _blas_controller():
+    """threadpoolctl's view of the BLAS libraries loaded (None without threadpoolctl)."""
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:  # pragma: no cover - scikit-learn depends on it
+        return None
+    return ThreadpoolController()
+
+
 def _choose_mode(D, mode):
     check_choice(mode, "mode", ("auto", "gram", "residual"))
     if mode == "auto":
@@ -322,16 +364,22 @@ def _proximal_gradient(D, X, lam, *, max_iter, tol, init, lipschitz, momentum,
         chunk_size = check_scalar(chunk_size, "chunk_size", low=1, integer=True)
     G = D.T @ D if mode == "gram" else None
 
-    codes, histories, iters, converged = [], [], [], True
-    for start in range(0, n_signals, chunk_size):
+    run_chunk = _run_chunk if is_tensor(X2) else _run_chunk_numpy
+
+    def solve(start):
         stop = min(start + chunk_size, n_signals)
         problem = _Problem(xp, D, X2[start:stop], G, mode)
         H0 = None if init is None else init[start:stop]
-        run_chunk = _run_chunk if is_tensor(X2) else _run_chunk_numpy
-        H, hist, n_iter, ok = run_chunk(
+        return run_chunk(
             problem, lam, L=L, max_iter=max_iter, tol=tol, H0=H0, momentum=momentum,
             restart=restart, n_layers=n_layers,
         )
+
+    starts = range(0, n_signals, chunk_size)
+    results = (_map_chunks_on_cores(solve, starts) if not is_tensor(X2)
+               else [solve(start) for start in starts])
+    codes, histories, iters, converged = [], [], [], True
+    for H, hist, n_iter, ok in results:
         codes.append(H)
         histories.append(hist)
         iters.append(n_iter)
@@ -421,11 +469,14 @@ def _run_chunk_numpy(problem, lam, *, L, max_iter, tol, H0, momentum, restart, n
     """:func:`_run_chunk` for NumPy arrays, with the same iterates, written for speed.
 
     The same operations in the same order and precision (the codes agree bit for bit),
-    but: every array of the chunk's size is allocated once; the two matrix products go
-    to BLAS and everything elementwise runs in three compiled passes over the codes
-    (``sparsecoding._fused``) instead of a dozen NumPy passes; and the sums of the
-    history are added in another order (except for the function restart, whose
-    decisions depend on them).
+    but: every array of the chunk's size is allocated once; everything elementwise
+    runs in compiled passes over the codes (``sparsecoding._fused``) instead of a
+    dozen NumPy passes; the image of the new codes is computed from their nonzero
+    entries when they are sparse enough (the product with the most flops skips the
+    zeros); and sums are added in another order. The iterates therefore agree with the
+    generic loop to rounding, not bit for bit (except with the function restart,
+    whose decisions depend on rounding-level differences of the objective: there the
+    images are BLAS's and the objective is computed as in the generic loop).
     """
     from . import _fused
 
@@ -434,6 +485,10 @@ def _run_chunk_numpy(problem, lam, *, L, max_iter, tol, H0, momentum, restart, n
     dt = X.dtype
     gram = mode == "gram"
     M = problem.G if gram else D.T         # image: H @ G, or H @ D.T - X
+    M_rows = np.ascontiguousarray(M, dtype=dt)  # for the sparse product
+    # the function restart compares objectives at rounding level: images as the
+    # generic loop computes them (dense), so that its decisions are the same
+    sparse_limit = -1 if restart == "function" else _SPARSE_IMAGE_DENSITY * n * n_atoms
     H = (np.zeros((n, n_atoms), dtype=dt) if H0 is None
          else np.array(H0, dtype=dt, copy=True, order="C"))
     Hn, V = np.empty_like(H), np.empty_like(H)
@@ -442,7 +497,7 @@ def _run_chunk_numpy(problem, lam, *, L, max_iter, tol, H0, momentum, restart, n
     An = np.empty_like(A)
     Bc = np.ascontiguousarray(B, dtype=dt)
     half_xx = np.ascontiguousarray(problem.half_xx, dtype=np.float64)
-    step = np.empty(n, dtype=dt)
+    n_far, nnz = np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64)
     dot, l1, smooth = np.empty(n), np.empty(n), np.empty(n)
     Ld = dt.type(L)
     F = problem.objective(H, A, lam)
@@ -474,9 +529,24 @@ def _run_chunk_numpy(problem, lam, *, L, max_iter, tol, H0, momentum, restart, n
             grad = AY
         else:
             grad = np.matmul(AY, D, out=V)
-        _fused.prox_pass(grad, Bc, gram, Y, H, Ld, thr, Hn, step, dot, l1)
-        np.matmul(Hn, M, out=An)
-        _fused.smooth_pass(An, X, Hn, Bc, half_xx, gram, smooth)
+        # the momentum step, in the passes when beta is known by then (fused = 1, 2)
+        fused = 0
+        if momentum and restart != "function":
+            if restart:  # gradient: beta set to 0 in the pass where momentum points uphill
+                t_new = (1 + np.sqrt(1 + 4 * t * t)) / 2
+                beta_rows[:] = (t - 1) / t_new
+                fused = 2
+            else:
+                t_new = (1 + (1 + 4 * t * t) ** 0.5) / 2
+                beta_rows.fill((t - 1) / t_new)
+                fused = 1
+        _fused.prox_pass(grad, Bc, gram, Y, H, Ld, thr, threshold_tol, Hn, n_far, nnz,
+                         dot, l1, fused, beta_rows)
+        if nnz.sum() <= sparse_limit:
+            _fused.sparse_image(Hn, M_rows, An)
+        else:
+            np.matmul(Hn, M, out=An)
+        _fused.smooth_pass(An, X, Hn, Bc, half_xx, gram, smooth, fused, A, beta_rows, AY)
         if momentum and restart == "function":
             # the restart compares objectives that differ by rounding near the
             # solution: computed as the generic loop does, so the decisions agree
@@ -487,22 +557,19 @@ def _run_chunk_numpy(problem, lam, *, L, max_iter, tol, H0, momentum, restart, n
         if n_layers and k < n_layers:
             done = False
         else:
-            done = bool(np.all(step * L <= threshold_tol))
+            done = not n_far.any()  # every L|h+ - y| at most tol lam_max
         if momentum:
-            if restart:
+            if restart == "function":
                 t_new = (1 + np.sqrt(1 + 4 * t * t)) / 2
                 beta = (t - 1) / t_new
-                if restart == "function":
-                    bad = F_new > F
-                else:  # (y - h+).(h+ - h) > 0  <=>  (h+ - y).(h+ - h) < 0
-                    bad = dot < 0
+                bad = F_new > F
                 beta_rows[:] = np.where(bad, 0 * beta, beta)
                 t = np.where(bad, 1 + 0 * t_new, t_new)
+                _fused.momentum_pass(Hn, H, An, A, beta_rows, Y, AY)
+            elif restart:  # (y - h+).(h+ - h) > 0  <=>  (h+ - y).(h+ - h) < 0
+                t = np.where(dot < 0, 1 + 0 * t_new, t_new)
             else:
-                t_new = (1 + (1 + 4 * t * t) ** 0.5) / 2
-                beta_rows.fill((t - 1) / t_new)
                 t = t_new
-            _fused.momentum_pass(Hn, H, An, A, beta_rows, Y, AY)
             H, Hn = Hn, H
             A, An = An, A
             F = F_new
