@@ -170,3 +170,48 @@ def test_bad_inputs_name_the_argument():
         denoise_image(np.zeros((2, 2)), np.eye(9), 0.1)
     with pytest.raises(ValueError, match="stride"):
         denoise_image(np.zeros((8, 8)), np.eye(9), 0.1, stride=0)
+
+
+def test_compiled_column_update_equals_the_numpy_sweep():
+    """The compiled block-coordinate sweep against the update written in NumPy; it
+    stops before an atom no code used (A_jj = 0) and goes on from the next one."""
+    from sparsecoding import _bcd
+
+    rng = np.random.default_rng(1)
+    m, p = 12, 9
+    Hs = rng.standard_normal((40, p))
+    Hs[:, 4] = 0.0  # atom 4 unused
+    A = Hs.T @ Hs
+    B = rng.standard_normal((40, m)).T @ Hs
+    D0 = normalize_columns(rng.standard_normal((m, p)))
+    expected = D0.copy()
+    for j in range(p):
+        if j == 4:
+            continue
+        u = expected[:, j] + (B[:, j] - expected @ A[:, j]) / A[j, j]
+        expected[:, j] = u / max(1.0, np.linalg.norm(u))
+    D = D0.copy()
+    A_rows = np.ascontiguousarray(A.T)
+    assert _bcd.update_columns(D, A_rows, B, 0, 1e-10) == 4
+    assert _bcd.update_columns(D, A_rows, B, 5, 1e-10) == p
+    np.testing.assert_allclose(D, expected, atol=1e-13)
+    assert np.all(np.linalg.norm(D, axis=0) <= 1 + 1e-12)
+
+
+def test_resampled_atoms_and_threads():
+    """Atoms left unused are restarted from signals, as the generic (tensor) loop does;
+    and running the kernels on two cores changes nothing."""
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    X, _ = _synthetic(n=600, seed=5)
+    kw = dict(n_epochs=2, batch_size=100, progress=False, coder="homotopy")
+    with threadpoolctl.threadpool_limits(limits=1, user_api="blas"):
+        one = learn_dictionary(X, 60, 2.0, **kw)
+    assert one.extra["n_resampled"] > 0
+    with threadpoolctl.threadpool_limits(limits=2, user_api="blas"):
+        two = learn_dictionary(X, 60, 2.0, **kw)
+    np.testing.assert_array_equal(two.D, one.D)
+    np.testing.assert_array_equal(two.codes, one.codes)
+    torch = pytest.importorskip("torch")
+    t = learn_dictionary(torch.as_tensor(X), 60, 2.0, **kw)  # NumPy loop over columns
+    assert t.extra["n_resampled"] == one.extra["n_resampled"]
+    np.testing.assert_allclose(t.D.numpy(), one.D, atol=1e-9)

@@ -187,3 +187,18 @@ def test_lam_zero_with_more_atoms_than_features_interpolates():
     assert res.converged
     np.testing.assert_allclose(res.codes @ D.T, X, atol=1e-8)
 
+
+
+def test_blocks_of_signals_on_two_cores_give_the_same_codes():
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    rng = np.random.default_rng(2)
+    D = rng.standard_normal((16, 40))
+    D /= np.linalg.norm(D, axis=0)
+    X = rng.standard_normal((700, 16))
+    with threadpoolctl.threadpool_limits(limits=1, user_api="blas"):
+        one = homotopy(D, X, 0.2)
+    with threadpoolctl.threadpool_limits(limits=2, user_api="blas"):
+        two = homotopy(D, X, 0.2)
+    np.testing.assert_array_equal(two.codes, one.codes)
+    np.testing.assert_array_equal(two.extra["n_steps"], one.extra["n_steps"])
+    assert two.objective[0] == one.objective[0]

@@ -17,11 +17,13 @@ The chapter *Dictionary learning on natural images* derives the algorithm.
 from __future__ import annotations
 
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from ._backend import is_tensor, namespace
+from ._threads import kernels_own_the_cores
 from ._validation import check_array, check_choice, check_scalar
 from .homotopy import homotopy
 from .solvers import fista
@@ -252,6 +254,8 @@ def learn_dictionary(X, n_atoms, lam, *, n_epochs=10, batch_size=256, seed=0,
         return np.asarray(a, dtype=X.dtype)
 
     D = to_x(D0)
+    if not is_tensor(D):
+        D = np.ascontiguousarray(D)  # updated in place, a column at a time
     H_all = xp.zeros((n_signals, n_atoms), like=X)
     A = xp.zeros((n_atoms, n_atoms), like=X)
     B = xp.zeros((n_features, n_atoms), like=X)
@@ -268,61 +272,79 @@ def learn_dictionary(X, n_atoms, lam, *, n_epochs=10, batch_size=256, seed=0,
     if is_tensor(X) and X.device.type == "cuda":
         xp.torch.cuda.synchronize(X.device)
     start = time.perf_counter()
-    for epoch in range(n_epochs):
-        order = rng.permutation(n_signals)
-        total = 0.0
-        for b in range(n_batches):
-            idx_np = order[b * batch_size:(b + 1) * batch_size]
-            idx = xp.torch.as_tensor(idx_np, device=X.device) if is_tensor(X) else idx_np
-            Xb = X[idx]
-            nb = Xb.shape[0]
-            # 1. codes: exact, or warm-started FISTA with a safe margin on the tracked
-            #    Lipschitz constant
-            if coder == "homotopy":
-                res = homotopy(D, Xb, lam)
-            else:
-                res = fista(D, Xb, lam, init=H_all[idx], lipschitz=1.05 * L,
-                            max_iter=code_max_iter, tol=code_tol)
-            if coder == "fista" and not res.objective[-1] <= res.objective[0]:
-                # the tracked L was too small (the top singular vector moved): FISTA
-                # diverged; recompute L by a full power iteration and solve again
-                L, v = _top_singular_squared(D, v + to_x(rng.standard_normal(v.shape)),
-                                             200)
-                n_restarts += 1
-                res = fista(D, Xb, lam, init=H_all[idx], lipschitz=1.05 * L,
-                            max_iter=code_max_iter, tol=code_tol)
-            Hb = res.codes
-            H_all[idx] = Hb
-            R = Xb - Hb @ D.T
-            total += xp.scalar(0.5 * xp.sum(R * R) + lam * xp.sum(xp.abs(Hb)))
-            # 2. statistics with forgetting (Mairal et al. 2010, section 3.4.3)
-            if step < batch_size - 1:
-                theta = (step + 1) * batch_size
-            else:
-                theta = batch_size ** 2 + step + 1 - batch_size
-            beta = (theta + 1 - batch_size) / (theta + 1)
-            A = beta * A + (Hb.T @ Hb) / nb
-            B = beta * B + (Xb.T @ Hb) / nb
-            step += 1
-            # 3. block-coordinate descent on the columns, each projected on the ball
-            diag = xp.to_numpy(A.diagonal() if is_tensor(A) else np.diag(A))
-            for _ in range(dict_passes):
-                for j in range(n_atoms):
-                    if diag[j] > 1e-10:
-                        u = D[:, j] + (B[:, j] - D @ A[:, j]) / float(diag[j])
-                    else:  # an unused atom: restart it from a signal of the batch
-                        u = Xb[int(rng.integers(nb))] + to_x(
-                            0.01 * rng.standard_normal(n_features))
-                        n_resampled += 1
-                    norm = xp.scalar(xp.sqrt(xp.sum(u * u)))
-                    D[:, j] = u / max(1.0, norm)
-            if coder == "fista":
-                L, v = _top_singular_squared(D, v, 5)
+    # NumPy: BLAS on one thread, the compiled kernels on the cores (sparsecoding._threads)
+    own_cores = nullcontext() if is_tensor(X) else kernels_own_the_cores()
+    with own_cores:
+        for epoch in range(n_epochs):
+            order = rng.permutation(n_signals)
+            total = 0.0
+            for b in range(n_batches):
+                idx_np = order[b * batch_size:(b + 1) * batch_size]
+                idx = xp.torch.as_tensor(idx_np, device=X.device) if is_tensor(X) else idx_np
+                Xb = X[idx]
+                nb = Xb.shape[0]
+                # 1. codes: exact, or warm-started FISTA with a safe margin on the tracked
+                #    Lipschitz constant
+                if coder == "homotopy":
+                    res = homotopy(D, Xb, lam)
+                else:
+                    res = fista(D, Xb, lam, init=H_all[idx], lipschitz=1.05 * L,
+                                max_iter=code_max_iter, tol=code_tol)
+                if coder == "fista" and not res.objective[-1] <= res.objective[0]:
+                    # the tracked L was too small (the top singular vector moved): FISTA
+                    # diverged; recompute L by a full power iteration and solve again
+                    L, v = _top_singular_squared(D, v + to_x(rng.standard_normal(v.shape)),
+                                                 200)
+                    n_restarts += 1
+                    res = fista(D, Xb, lam, init=H_all[idx], lipschitz=1.05 * L,
+                                max_iter=code_max_iter, tol=code_tol)
+                Hb = res.codes
+                H_all[idx] = Hb
+                R = Xb - Hb @ D.T
+                total += xp.scalar(0.5 * xp.sum(R * R) + lam * xp.sum(xp.abs(Hb)))
+                # 2. statistics with forgetting (Mairal et al. 2010, section 3.4.3)
+                if step < batch_size - 1:
+                    theta = (step + 1) * batch_size
+                else:
+                    theta = batch_size ** 2 + step + 1 - batch_size
+                beta = (theta + 1 - batch_size) / (theta + 1)
+                A = beta * A + (Hb.T @ Hb) / nb
+                B = beta * B + (Xb.T @ Hb) / nb
+                step += 1
+                # 3. block-coordinate descent on the columns, each projected on the ball
+                if not is_tensor(D):  # compiled sweep, stopping at atoms to resample
+                    from . import _bcd
+
+                    A_rows = np.ascontiguousarray(A.T)
+                    for _ in range(dict_passes):
+                        j = _bcd.update_columns(D, A_rows, B, 0, 1e-10)
+                        while j < n_atoms:  # an unused atom: restart it from a signal
+                            u = Xb[int(rng.integers(nb))] + to_x(
+                                0.01 * rng.standard_normal(n_features))
+                            n_resampled += 1
+                            D[:, j] = u / max(1.0, float(np.sqrt(np.sum(u * u))))
+                            j = _bcd.update_columns(D, A_rows, B, j + 1, 1e-10)
+                    passes = 0
+                else:
+                    passes = dict_passes
+                diag = xp.to_numpy(A.diagonal() if is_tensor(A) else np.diag(A))
+                for _ in range(passes):
+                    for j in range(n_atoms):
+                        if diag[j] > 1e-10:
+                            u = D[:, j] + (B[:, j] - D @ A[:, j]) / float(diag[j])
+                        else:  # an unused atom: restart it from a signal of the batch
+                            u = Xb[int(rng.integers(nb))] + to_x(
+                                0.01 * rng.standard_normal(n_features))
+                            n_resampled += 1
+                        norm = xp.scalar(xp.sqrt(xp.sum(u * u)))
+                        D[:, j] = u / max(1.0, norm)
+                if coder == "fista":
+                    L, v = _top_singular_squared(D, v, 5)
+                if bar is not None:
+                    bar.update(1)
+            history.append(total / n_signals)
             if bar is not None:
-                bar.update(1)
-        history.append(total / n_signals)
-        if bar is not None:
-            bar.set_postfix(objective=f"{history[-1]:.4g}")
+                bar.set_postfix(objective=f"{history[-1]:.4g}")
     if is_tensor(X) and X.device.type == "cuda":
         xp.torch.cuda.synchronize(X.device)
     elapsed = time.perf_counter() - start

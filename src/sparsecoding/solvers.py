@@ -19,12 +19,12 @@ The chapters *ISTA*, *FISTA* and *Homotopy and unrolled networks* derive them.
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from ._backend import is_tensor, namespace
+from ._threads import map_on_cores
 from ._validation import (
     check_array,
     check_choice,
@@ -296,43 +296,6 @@ def _default_chunk_size(D, X):
     return chunk
 
 
-def _map_chunks_on_cores(solve, starts):
-    """``[solve(s) for s in starts]``, the chunks shared among the BLAS library's threads.
-
-    One iteration on a chunk is two matrix products (BLAS) and compiled elementwise
-    passes (one thread, :mod:`sparsecoding._fused`). Threaded BLAS leaves the other
-    cores idle during the passes; here each core instead runs whole chunks, with
-    single-threaded products, so that products and passes of different chunks overlap
-    (both release the GIL). The number of workers is the number of threads BLAS was
-    set to use (``OMP_NUM_THREADS`` and the like); with one, or with one chunk, the
-    chunks simply run in turn. The codes are the same either way: a chunk's
-    computation does not depend on the others.
-    """
-    starts = list(starts)
-    controller = _blas_controller()
-    workers = 1
-    if controller is not None and len(starts) > 1:
-        blas = controller.select(user_api="blas")
-        workers = min(len(starts), max([1] + [lib.num_threads for lib in blas.lib_controllers]))
-    if workers == 1:
-        return [solve(start) for start in starts]
-    from concurrent.futures import ThreadPoolExecutor
-
-    with controller.limit(limits=1, user_api="blas"), \
-            ThreadPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(solve, starts))
-
-
-@functools.lru_cache(maxsize=1)
-def _blas_controller():
-    """threadpoolctl's view of the BLAS libraries loaded (None without threadpoolctl)."""
-    try:
-        from threadpoolctl import ThreadpoolController
-    except ImportError:  # pragma: no cover - scikit-learn depends on it
-        return None
-    return ThreadpoolController()
-
-
 def _choose_mode(D, mode):
     check_choice(mode, "mode", ("auto", "gram", "residual"))
     if mode == "auto":
@@ -375,8 +338,10 @@ def _proximal_gradient(D, X, lam, *, max_iter, tol, init, lipschitz, momentum,
             restart=restart, n_layers=n_layers,
         )
 
+    # on NumPy arrays, chunks run on all cores, each with one BLAS thread: products
+    # and compiled passes of different chunks overlap (see sparsecoding._threads)
     starts = range(0, n_signals, chunk_size)
-    results = (_map_chunks_on_cores(solve, starts) if not is_tensor(X2)
+    results = (map_on_cores(solve, starts) if not is_tensor(X2)
                else [solve(start) for start in starts])
     codes, histories, iters, converged = [], [], [], True
     for H, hist, n_iter, ok in results:
