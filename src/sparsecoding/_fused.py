@@ -6,8 +6,9 @@ here they are fused into compiled passes, each reading a signal's row once:
 
 * ``prox_pass``: from the gradient, the new codes
   :math:`h^+ = S_{\theta}(y - \nabla / L)`, and per signal the number of entries with
-  :math:`L|h^+ - y|` above the tolerance (the stopping test), :math:`(h^+ - y)\cdot(h^+ - h)` (the gradient
-  restart) and :math:`\|h^+\|_1`;
+  :math:`L|h^+ - y|` above the tolerance (the stopping test), the number of nonzero
+  codes, :math:`(h^+ - y)\cdot(h^+ - h)` (the gradient restart) and :math:`\|h^+\|_1`;
+* ``sparse_image``: the image of the new codes from their nonzero entries, when few;
 * ``smooth_pass``: the smooth part of the objective of every signal, from the image of
   the new codes (subtracting the signals first in the residual form);
 * the momentum step :math:`y = h^+ + \beta (h^+ - h)`, and the same for the images:
@@ -16,8 +17,12 @@ here they are fused into compiled passes, each reading a signal's row once:
   ``momentum_pass`` (the function restart, decided by the objective).
 
 Every elementwise value is computed with the same operations, in the same order and
-precision, as in the NumPy loop of :mod:`sparsecoding.solvers`, so the iterates agree to
-the last bit; only the sums (objective, restart test) are added in another order.
+precision, as in the generic loop of :mod:`sparsecoding.solvers`; the sums (objective,
+restart test) and the sparse products are added in another order, so the iterates
+agree with the generic loop's to rounding.
+
+Each pass runs on one thread; :func:`sparsecoding._threads.map_on_cores` runs chunks
+of signals on the cores side by side.
 """
 
 from __future__ import annotations
@@ -25,9 +30,8 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-# One thread: BLAS threads keep spinning for a while after each product, and a second
-# pool of threads competing with them for the cores made an iteration 30 times slower
-# on 2 cores (measured); the products between the passes use the cores instead.
+# One thread per pass: a second pool of threads next to BLAS's made an iteration 30
+# times slower on 2 cores (measured; see sparsecoding._threads).
 _OPTS = dict(cache=True, nogil=True, error_model="numpy")
 
 

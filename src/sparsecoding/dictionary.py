@@ -144,6 +144,8 @@ def learn_dictionary(X, n_atoms, lam, *, n_epochs=10, batch_size=256, seed=0,
            \Pi(u) = u / \max(1, \|u\|_2),
 
        where an atom no batch uses (:math:`A_{jj} \approx 0`) is replaced by a signal.
+       On NumPy arrays the sweep is compiled (``sparsecoding._bcd``), and BLAS runs
+       on one thread during the learning while the homotopy uses the cores.
 
     The same code runs on NumPy arrays and on torch tensors (CPU or CUDA): pass a
     tensor, or ``device="cuda"``. By default NumPy arrays are coded by the homotopy

@@ -431,10 +431,9 @@ def _run_chunk(problem, lam, *, L, max_iter, tol, H0, momentum, restart, n_layer
 
 
 def _run_chunk_numpy(problem, lam, *, L, max_iter, tol, H0, momentum, restart, n_layers):
-    """:func:`_run_chunk` for NumPy arrays, with the same iterates, written for speed.
+    """:func:`_run_chunk` for NumPy arrays, the same iteration written for speed.
 
-    The same operations in the same order and precision (the codes agree bit for bit),
-    but: every array of the chunk's size is allocated once; everything elementwise
+    The same operations in the same precision, but: every array of the chunk's size is allocated once; everything elementwise
     runs in compiled passes over the codes (``sparsecoding._fused``) instead of a
     dozen NumPy passes; the image of the new codes is computed from their nonzero
     entries when they are sparse enough (the product with the most flops skips the
