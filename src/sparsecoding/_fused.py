@@ -65,23 +65,43 @@ def _prox_row(v_i, b_i, gram, y_i, h_i, L, t, tol, hn_i):
 
 
 @nb.njit(**_OPTS)
-def prox_pass(V, B, gram, Y, H, L, thr, tol, Hn, n_far, nnz, dot, l1, momentum, beta):
-    """``Hn = soft(Y - (V - B if gram else V) / L, thr)`` and per-row statistics.
+def prox_pass(V, B, gram, Y, H, L, thr, tol, Hn, dot, l1, momentum, beta, t, one_four_two):
+    """``Hn = soft(Y - (V - B if gram else V) / L, thr)`` and per-row statistics;
+    returns the number of entries not within the stopping tolerance, the number of
+    nonzero codes and the sum of ``l1``.
 
     With ``momentum`` 1, also the next extrapolated point ``Y = Hn + beta (Hn - H)``,
-    row by row while the row is in cache; with 2 (gradient restart), first ``beta = 0``
-    on the rows where ``(hn - y).(hn - h) < 0``. ``beta`` is updated in place."""
+    row by row while the row is in cache. With 2 (gradient restart), first the
+    momentum coefficients of the row, as the generic loop computes them (in the codes'
+    precision: ``one_four_two`` holds 1, 4 and 2 in it): ``t+ = (1 + sqrt(1 + 4 t t)) / 2``,
+    ``beta = (t - 1) / t+``, then ``beta = 0`` and ``t = 1`` if
+    ``(hn - y).(hn - h) < 0``, else ``t = t+``."""
     n, p = V.shape
+    n_far = 0
+    n_nonzero = 0
+    l1_sum = 0.0
+    one, four, two = one_four_two[0], one_four_two[1], one_four_two[2]
     for i in range(n):
         y_i, hn_i, h_i = Y[i], Hn[i], H[i]
-        n_far[i], nnz[i], dot[i], l1[i] = _prox_row(
+        f_i, z_i, dot[i], l1[i] = _prox_row(
             V[i], B[i] if gram else V[i], gram, y_i, h_i, L, thr[i], tol[i], hn_i)
+        n_far += f_i
+        n_nonzero += z_i
+        l1_sum += l1[i]
         if momentum:
-            if momentum == 2 and dot[i] < 0:
-                beta[i] = 0.0
+            if momentum == 2:
+                t_i = t[i]
+                t_new = (one + np.sqrt(one + four * t_i * t_i)) / two
+                if dot[i] < 0:
+                    beta[i] = 0.0
+                    t[i] = one
+                else:
+                    beta[i] = (t_i - one) / t_new
+                    t[i] = t_new
             b = beta[i]
             for j in range(p):
                 y_i[j] = hn_i[j] + b * (hn_i[j] - h_i[j])
+    return n_far, n_nonzero, l1_sum
 
 
 @nb.njit(**_OPTS)
@@ -117,8 +137,9 @@ def sparse_image(Hn, M, out):
 def smooth_pass(An, X, Hn, B, half_xx, gram, out, momentum, A, beta, AY):
     """Per row: residual form ``An -= X`` and ``out = |An|^2 / 2``; Gram form
     ``out = |x|^2 / 2 + Hn.(An / 2 - B)``. With ``momentum``, also the image of the
-    extrapolated point, ``AY = An + beta (An - A)``."""
+    extrapolated point, ``AY = An + beta (An - A)``. Returns the sum of ``out``."""
     n, m = An.shape
+    total = 0.0
     for i in range(n):
         s = 0.0
         if gram:
@@ -131,10 +152,12 @@ def smooth_pass(An, X, Hn, B, half_xx, gram, out, momentum, A, beta, AY):
                 An[i, j] = a
                 s += a * a
             out[i] = 0.5 * s
+        total += out[i]
         if momentum:
             b = beta[i]
             for j in range(m):
                 AY[i, j] = An[i, j] + b * (An[i, j] - A[i, j])
+    return total
 
 
 @nb.njit(**_OPTS)

@@ -461,13 +461,13 @@ def _run_chunk_numpy(problem, lam, *, L, max_iter, tol, H0, momentum, restart, n
     An = np.empty_like(A)
     Bc = np.ascontiguousarray(B, dtype=dt)
     half_xx = np.ascontiguousarray(problem.half_xx, dtype=np.float64)
-    n_far, nnz = np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64)
     dot, l1, smooth = np.empty(n), np.empty(n), np.empty(n)
     Ld = dt.type(L)
     F = problem.objective(H, A, lam)
     history = [float(np.sum(F))]
     lam_max = np.max(np.abs(B), axis=1)
     threshold_tol = tol * lam_max
+    thr = np.full(n, lam / L, dtype=dt)
     if n_layers:
         safe = np.where(lam_max > lam, lam_max, np.asarray(1.0, dtype=dt))
         ratio = np.where(lam_max > lam, lam / safe, np.asarray(1.0, dtype=dt))
@@ -478,8 +478,13 @@ def _run_chunk_numpy(problem, lam, *, L, max_iter, tol, H0, momentum, restart, n
     t = 1.0
     if momentum and restart:
         t = np.ones(n, dtype=dt)
-    thr = np.empty(n, dtype=dt)
+    one_four_two = np.array([1, 4, 2], dtype=dt)
     beta_rows = np.empty(n, dtype=dt)
+    # the momentum step in the passes when beta is known by then: 1 (no restart),
+    # 2 (gradient restart, decided row by row); else after the objective (function)
+    fused = 0
+    if momentum and restart != "function":
+        fused = 2 if restart else 1
     converged = False
     k = 0
     for k in range(1, max_iter + 1):
@@ -487,41 +492,34 @@ def _run_chunk_numpy(problem, lam, *, L, max_iter, tol, H0, momentum, restart, n
             lam_k = np.where(lam_max > lam, lam_max * ratio ** (k / n_layers),
                              np.asarray(lam, dtype=dt))
             thr[:] = lam_k / L
-        else:
+        elif n_layers and k == n_layers + 1:
             thr.fill(lam / L)
         if gram:  # the gradient is AY - B, subtracted in the pass
             grad = AY
         else:
             grad = np.matmul(AY, D, out=V)
-        # the momentum step, in the passes when beta is known by then (fused = 1, 2)
-        fused = 0
-        if momentum and restart != "function":
-            if restart:  # gradient: beta set to 0 in the pass where momentum points uphill
-                t_new = (1 + np.sqrt(1 + 4 * t * t)) / 2
-                beta_rows[:] = (t - 1) / t_new
-                fused = 2
-            else:
-                t_new = (1 + (1 + 4 * t * t) ** 0.5) / 2
-                beta_rows.fill((t - 1) / t_new)
-                fused = 1
-        _fused.prox_pass(grad, Bc, gram, Y, H, Ld, thr, threshold_tol, Hn, n_far, nnz,
-                         dot, l1, fused, beta_rows)
-        if nnz.sum() <= sparse_limit:
+        if fused == 1:
+            t_new = (1 + (1 + 4 * t * t) ** 0.5) / 2
+            beta_rows.fill((t - 1) / t_new)
+            t = t_new
+        n_far, n_nonzero, l1_sum = _fused.prox_pass(
+            grad, Bc, gram, Y, H, Ld, thr, threshold_tol, Hn, dot, l1, fused, beta_rows,
+            t if fused == 2 else one_four_two, one_four_two)
+        if n_nonzero <= sparse_limit:
             _fused.sparse_image(Hn, M_rows, An)
         else:
             np.matmul(Hn, M, out=An)
-        _fused.smooth_pass(An, X, Hn, Bc, half_xx, gram, smooth, fused, A, beta_rows, AY)
+        smooth_sum = _fused.smooth_pass(An, X, Hn, Bc, half_xx, gram, smooth, fused, A,
+                                        beta_rows, AY)
         if momentum and restart == "function":
             # the restart compares objectives that differ by rounding near the
             # solution: computed as the generic loop does, so the decisions agree
             F_new = problem.objective(Hn, An, lam)
+            history.append(float(np.sum(F_new)))
         else:
-            F_new = smooth + lam * l1
-        history.append(float(np.sum(F_new)))
-        if n_layers and k < n_layers:
-            done = False
-        else:
-            done = not n_far.any()  # every L|h+ - y| at most tol lam_max
+            history.append(smooth_sum + lam * l1_sum)
+        # stop when every L|h+ - y| is at most tol lam_max
+        done = not (n_layers and k < n_layers) and n_far == 0
         if momentum:
             if restart == "function":
                 t_new = (1 + np.sqrt(1 + 4 * t * t)) / 2
@@ -530,13 +528,9 @@ def _run_chunk_numpy(problem, lam, *, L, max_iter, tol, H0, momentum, restart, n
                 beta_rows[:] = np.where(bad, 0 * beta, beta)
                 t = np.where(bad, 1 + 0 * t_new, t_new)
                 _fused.momentum_pass(Hn, H, An, A, beta_rows, Y, AY)
-            elif restart:  # (y - h+).(h+ - h) > 0  <=>  (h+ - y).(h+ - h) < 0
-                t = np.where(dot < 0, 1 + 0 * t_new, t_new)
-            else:
-                t = t_new
+                F = F_new
             H, Hn = Hn, H
             A, An = An, A
-            F = F_new
         else:
             H, Hn = Hn, H
             A, An = An, A
