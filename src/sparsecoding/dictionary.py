@@ -314,32 +314,8 @@ def learn_dictionary(X, n_atoms, lam, *, n_epochs=10, batch_size=256, seed=0,
                 B = beta * B + (Xb.T @ Hb) / nb
                 step += 1
                 # 3. block-coordinate descent on the columns, each projected on the ball
-                if not is_tensor(D):  # compiled sweep, stopping at atoms to resample
-                    from . import _bcd
-
-                    A_rows = np.ascontiguousarray(A.T)
-                    for _ in range(dict_passes):
-                        j = _bcd.update_columns(D, A_rows, B, 0, 1e-10)
-                        while j < n_atoms:  # an unused atom: restart it from a signal
-                            u = Xb[int(rng.integers(nb))] + to_x(
-                                0.01 * rng.standard_normal(n_features))
-                            n_resampled += 1
-                            D[:, j] = u / max(1.0, float(np.sqrt(np.sum(u * u))))
-                            j = _bcd.update_columns(D, A_rows, B, j + 1, 1e-10)
-                    passes = 0
-                else:
-                    passes = dict_passes
-                diag = xp.to_numpy(A.diagonal() if is_tensor(A) else np.diag(A))
-                for _ in range(passes):
-                    for j in range(n_atoms):
-                        if diag[j] > 1e-10:
-                            u = D[:, j] + (B[:, j] - D @ A[:, j]) / float(diag[j])
-                        else:  # an unused atom: restart it from a signal of the batch
-                            u = Xb[int(rng.integers(nb))] + to_x(
-                                0.01 * rng.standard_normal(n_features))
-                            n_resampled += 1
-                        norm = xp.scalar(xp.sqrt(xp.sum(u * u)))
-                        D[:, j] = u / max(1.0, norm)
+                for _ in range(dict_passes):
+                    n_resampled += _sweep_columns(D, A, B, Xb, rng, to_x)
                 if coder == "fista":
                     L, v = _top_singular_squared(D, v, 5)
                 if bar is not None:
@@ -359,6 +335,43 @@ def learn_dictionary(X, n_atoms, lam, *, n_epochs=10, batch_size=256, seed=0,
         extra={"A": A, "B": B, "n_resampled": n_resampled, "n_restarts": n_restarts,
                "device": str(dev)},
     )
+
+
+def _sweep_columns(D, A, B, Xb, rng, to_x):
+    """One block-coordinate pass over the columns of ``D``, in place; returns how many
+    unused atoms were restarted from a signal of the batch ``Xb``.
+
+    On NumPy arrays the pass is compiled (``sparsecoding._bcd``) and stops at each
+    unused atom, which is restarted here, so that the random draws are those of the
+    loop below (used for tensors)."""
+    n_atoms = D.shape[1]
+    nb = Xb.shape[0]
+    xp = namespace(D)
+    n_resampled = 0
+
+    def restart(j):  # an unused atom: restart it from a signal of the batch
+        u = Xb[int(rng.integers(nb))] + to_x(0.01 * rng.standard_normal(D.shape[0]))
+        D[:, j] = u / max(1.0, xp.scalar(xp.sqrt(xp.sum(u * u))))
+
+    if not is_tensor(D):
+        from . import _bcd
+
+        A_rows = np.ascontiguousarray(A.T)
+        j = _bcd.update_columns(D, A_rows, B, 0, 1e-10)
+        while j < n_atoms:
+            restart(j)
+            n_resampled += 1
+            j = _bcd.update_columns(D, A_rows, B, j + 1, 1e-10)
+        return n_resampled
+    diag = xp.to_numpy(A.diagonal())
+    for j in range(n_atoms):
+        if diag[j] > 1e-10:
+            u = D[:, j] + (B[:, j] - D @ A[:, j]) / float(diag[j])
+            D[:, j] = u / max(1.0, xp.scalar(xp.sqrt(xp.sum(u * u))))
+        else:
+            restart(j)
+            n_resampled += 1
+    return n_resampled
 
 
 def _patch_positions(n, size, stride):

@@ -433,14 +433,15 @@ def _run_chunk(problem, lam, *, L, max_iter, tol, H0, momentum, restart, n_layer
 def _run_chunk_numpy(problem, lam, *, L, max_iter, tol, H0, momentum, restart, n_layers):
     """:func:`_run_chunk` for NumPy arrays, the same iteration written for speed.
 
-    The same operations in the same precision, but: every array of the chunk's size is allocated once; everything elementwise
-    runs in compiled passes over the codes (``sparsecoding._fused``) instead of a
-    dozen NumPy passes; the image of the new codes is computed from their nonzero
-    entries when they are sparse enough (the product with the most flops skips the
-    zeros); and sums are added in another order. The iterates therefore agree with the
-    generic loop to rounding, not bit for bit (except with the function restart,
-    whose decisions depend on rounding-level differences of the objective: there the
-    images are BLAS's and the objective is computed as in the generic loop).
+    The same operations in the same precision, but: every array of the chunk's size is
+    allocated once; everything elementwise runs in compiled passes over the codes
+    (``sparsecoding._fused``) instead of a dozen NumPy passes; the image of the new
+    codes is computed from their nonzero entries when they are sparse enough (the
+    product with the most flops skips the zeros); and sums are added in another order.
+    The iterates therefore agree with the generic loop to rounding, not bit for bit
+    (except with the function restart, whose decisions depend on rounding-level
+    differences of the objective: there the images are BLAS's and the objective is
+    computed as in the generic loop).
     """
     from . import _fused
 
