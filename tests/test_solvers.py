@@ -377,3 +377,20 @@ def test_chunks_shared_among_cores_give_the_same_codes():
     np.testing.assert_array_equal(shared.codes, serial.codes)
     np.testing.assert_array_equal(shared.objective, serial.objective)
     assert shared.n_iter == serial.n_iter
+
+
+def test_map_on_cores_nested_calls_run_in_turn():
+    """A piece that itself shares work among the cores must not wait on the pool it
+    runs in (that could deadlock): nested calls run in turn, and all results come back
+    in order."""
+    from sparsecoding import _threads
+
+    def inner(i):
+        return [i * 10 + j for j in range(3)]
+
+    def outer(i):
+        return _threads.map_on_cores(inner, range(i, i + 2), 2)
+
+    out = _threads.map_on_cores(outer, range(4), 2)
+    assert out == [[[i * 10 + j for j in range(3)] for i in range(k, k + 2)]
+                   for k in range(4)]

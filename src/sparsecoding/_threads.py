@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import threading
 
 
 @functools.lru_cache(maxsize=1)
@@ -41,6 +42,7 @@ def blas_threads():
 
 _WORKERS = None  # while the kernels own the cores: how many threads they use
 _POOL = None  # threads kept for the next call (they wait, they do not spin)
+_PREFIX = "sparsecoding-worker"
 
 
 @contextlib.contextmanager
@@ -75,7 +77,7 @@ def _pool(n):
 
         if _POOL is not None:
             _POOL.shutdown(wait=False)
-        _POOL = ThreadPoolExecutor(max_workers=n, thread_name_prefix="sparsecoding")
+        _POOL = ThreadPoolExecutor(max_workers=n, thread_name_prefix=_PREFIX)
     return _POOL
 
 
@@ -87,7 +89,8 @@ def map_on_cores(fn, items, n_workers=None):
     if n_workers is None:
         n_workers = workers()
     n_workers = min(n_workers, len(items))
-    if n_workers <= 1:
+    if n_workers <= 1 or threading.current_thread().name.startswith(_PREFIX):
+        # one worker, or called from a worker (waiting on the pool could deadlock)
         return [fn(item) for item in items]
     with kernels_own_the_cores():
         pool = _pool(n_workers)
