@@ -20,6 +20,7 @@ from .prox import (
     sparsemax_jacobian,
 )
 from .dictionary import learn_dictionary, normalize_columns
+from .duality import duality_gap, kkt_violation
 from .homotopy import homotopy
 from .solvers import (
     SolverResult,
@@ -38,10 +39,12 @@ __version__ = "0.1.0"
 __all__ = [
     "SolverResult",
     "continuation_ista",
+    "duality_gap",
     "fista",
     "hard_threshold",
     "homotopy",
     "ista",
+    "kkt_violation",
     "lambda_max",
     "lasso_path",
     "learn_dictionary",
