@@ -22,6 +22,7 @@ from .prox import (
 from .dictionary import learn_dictionary, normalize_columns
 from .duality import duality_gap, kkt_violation
 from .homotopy import homotopy
+from .splitting import admm, coordinate_descent
 from .solvers import (
     SolverResult,
     continuation_ista,
@@ -38,7 +39,9 @@ __version__ = "0.1.0"
 
 __all__ = [
     "SolverResult",
+    "admm",
     "continuation_ista",
+    "coordinate_descent",
     "duality_gap",
     "fista",
     "hard_threshold",

@@ -32,7 +32,6 @@ from array_api_compat import array_namespace, is_torch_namespace
 
 from ._validation import (
     check_array,
-    check_choice,
     check_dictionary_and_signals,
     check_scalar,
 )
@@ -84,6 +83,12 @@ def _certificate(xp, X, D, H, C, lam, lam_max):
         relative = xp.where(lam_max > 0, cmax / xp.where(lam_max > 0, lam_max, one),
                             0 * cmax)
     return relative, primal
+
+
+def _check_bool(value, name):
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
 
 
 def _to_float(xp, value):
@@ -198,7 +203,7 @@ def coordinate_descent(D, X, lam, *, max_iter=1000, tol=1e-6, init=None,
     """
     D, X2, squeeze, lam, max_iter, tol, init = _check_common(D, X, lam, max_iter, tol,
                                                             init)
-    check_choice(active_set, "active_set", (True, False))
+    active_set = _check_bool(active_set, "active_set")
     xp = array_namespace(X2)
     n_atoms = D.shape[1]
     G = D.T @ D
@@ -415,7 +420,7 @@ def admm(D, X, lam, *, rho=None, max_iter=1000, tol=1e-6, init=None,
     """
     D, X2, squeeze, lam, max_iter, tol, init = _check_common(D, X, lam, max_iter, tol,
                                                             init)
-    check_choice(adaptive_rho, "adaptive_rho", (True, False))
+    adaptive_rho = _check_bool(adaptive_rho, "adaptive_rho")
     mu = check_scalar(mu, "mu", low=1.0, low_inclusive=False)
     tau = check_scalar(tau, "tau", low=1.0, low_inclusive=False)
     xp = array_namespace(X2)
