@@ -131,15 +131,21 @@ def _sweep(xp, Ht, Ct, G, diag, coords, lam):
     :math:`h_j \\leftarrow S_{\\lambda/G_{jj}}(h_j + c_j/G_{jj})`, and the correlations
     follow by the covariance update :math:`c \\leftarrow c - G_{:,j}\\,\\delta`.
     """
+    n_signals = Ht.shape[1]
     for j in coords:
         g = diag[j]
         old = Ht[j, :]
         new = soft_threshold(old + Ct[j, :] / g, lam / g)
         delta = new - old
-        if not bool(xp.any(delta != 0)):
+        changed = xp.nonzero(delta)[0]
+        n_changed = int(changed.shape[0])
+        if n_changed == 0:
             continue
         Ht[j, :] = new
-        Ct -= G[:, j:j + 1] * delta[None, :]
+        if 4 * n_changed < n_signals:  # few signals moved: update only their columns
+            Ct[:, changed] = Ct[:, changed] - G[:, j:j + 1] * delta[changed][None, :]
+        else:
+            Ct -= G[:, j:j + 1] * delta[None, :]
 
 
 def coordinate_descent(D, X, lam, *, max_iter=1000, tol=1e-6, init=None,
