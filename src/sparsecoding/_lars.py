@@ -184,7 +184,7 @@ def residual_correlations(D, x, h, idx, k, r, c):
 @_jit
 def precise_step(G, b, Lc, lam, level, k, idx, sgn, d, a, h, c, active, just_dropped,
                  rhs, u, D, x, r, resid):
-    """One step in the exact form of the segment, for long steps.
+    r"""One step in the exact form of the segment, for long steps.
 
     On the segment, :math:`h_A(t) = u - t d` with :math:`u = G_{AA}^{-1} b_A` and
     :math:`d = G_{AA}^{-1} s`, and :math:`c(t) = e + t a` with
