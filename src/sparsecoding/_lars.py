@@ -115,10 +115,12 @@ def join_step(c, a, level, blocked, just_dropped, gbuf):
     for j in range(p):
         den1 = 1.0 - a[j]
         den2 = 1.0 + a[j]
-        g1 = max((level - c[j]) / den1, 0.0)
-        g2 = max((level + c[j]) / den2, 0.0)
-        g1 = g1 if den1 > 1e-14 else np.inf
-        g2 = g2 if den2 > 1e-14 else np.inf
+        ok1 = den1 > 1e-14
+        ok2 = den2 > 1e-14
+        g1 = max((level - c[j]) / (den1 if ok1 else 1.0), 0.0)
+        g2 = max((level + c[j]) / (den2 if ok2 else 1.0), 0.0)
+        g1 = g1 if ok1 else np.inf
+        g2 = g2 if ok2 else np.inf
         gbuf[j] = min(g1, g2) + blocked[j]
     if just_dropped >= 0:
         j = just_dropped
@@ -149,7 +151,7 @@ def join_step(c, a, level, blocked, just_dropped, gbuf):
 
 @_jit
 def gap_and_kkt(b, c, h, idx, k, lam, half_xx):
-    """Primal objective, relative duality gap and relative KKT violation of ``h``.
+    r"""Primal objective, relative duality gap and relative KKT violation of ``h``.
 
     From the correlations :math:`c = D^\top(x - Dh)` the walk keeps:
     :math:`\|r\|^2 = \|x\|^2 - b^\top h - c^\top h` and
