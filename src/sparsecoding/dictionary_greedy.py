@@ -19,7 +19,7 @@ supports fixed):
   that use it.
 
 They sit beside the online :math:`\ell_1` method :func:`sparsecoding.learn_dictionary`
-(module :mod:`sparsecoding.dictionary`); the module is separate because its codes come
+(module ``sparsecoding.dictionary``); the module is separate because its codes come
 from a greedy pursuit, not from a lasso solver. NumPy arrays only. The chapter
 *Coordinate descent and ADMM* compares the three on natural-image patches.
 """

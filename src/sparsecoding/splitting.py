@@ -6,7 +6,7 @@ Both minimise, for each signal :math:`x` (a row of ``X``) independently,
 
     F(h) = \tfrac12 \|x - D h\|_2^2 + \lambda \|h\|_1 ,
 
-with the contract of :mod:`sparsecoding.solvers`: ``solver(D, X, lam, *, max_iter,
+with the contract of ``sparsecoding.solvers``: ``solver(D, X, lam, *, max_iter,
 tol)`` returns a :class:`~sparsecoding.solvers.SolverResult` whose codes have the kind,
 device and dtype of ``X``, and ``tol`` is the book's single stopping rule: every
 signal's relative duality gap :math:`\operatorname{gap}(h)/(\tfrac12\|x\|^2)` at most
@@ -192,7 +192,7 @@ def coordinate_descent(D, X, lam, *, max_iter=1000, tol=1e-6, init=None,
     tol : float
         Stop when every signal's relative duality gap
         :math:`\operatorname{gap}(h)/(\tfrac12\|x\|^2)` is at most ``tol``
-        (:mod:`sparsecoding.duality`); for :math:`\lambda = 0`, when
+        (``sparsecoding.duality``); for :math:`\lambda = 0`, when
         :math:`\|D^\top r\|_\infty \le` ``tol`` :math:`\cdot\|D^\top x\|_\infty`.
     init : array, optional
         Starting codes (warm start), shaped like the result; zero by default.
