@@ -146,7 +146,8 @@ def test_compiled_walk_equals_the_uncompiled_walk(shape, lam):
         steps, status, lam_max, k = _lars.walk.py_func(
             G, b, lam, 10_000, 0.5 * x @ x, h, c, a, d, rhs, w, idx, sgn,
             np.zeros(p, bool), gbuf, np.zeros((kcap, kcap)), np.empty(10_001),
-            np.empty(10_001), np.empty((10_001, p)), events)
+            np.empty(10_001), np.empty((10_001, p)), events, D, x,
+            np.empty(D.shape[0]), False)
         assert status == _lars.DONE
         assert res.extra["n_steps"][i] == steps
         assert res.extra["lambda_max"][i] == pytest.approx(lam_max, rel=1e-14)
