@@ -20,7 +20,7 @@ from .prox import (
     sparsemax_jacobian,
 )
 from .dictionary import learn_dictionary, normalize_columns
-from .duality import duality_gap, kkt_violation
+from .duality import duality_gap, gap_safe_screen, kkt_violation
 from .homotopy import homotopy
 from .splitting import admm, coordinate_descent
 from .solvers import (
@@ -43,6 +43,7 @@ __all__ = [
     "continuation_ista",
     "coordinate_descent",
     "duality_gap",
+    "gap_safe_screen",
     "fista",
     "hard_threshold",
     "homotopy",
