@@ -64,7 +64,7 @@ def normal_init_(model, *, std=0.1, bias=0.1):
     --------
     >>> import torch
     >>> model = normal_init_(SparseMLP(4, 3, 2))
-    >>> float(model.hidden.bias[0])
+    >>> round(model.hidden.bias[0].item(), 6)
     0.1
     """
     std = check_scalar(std, "std", low=0.0)
