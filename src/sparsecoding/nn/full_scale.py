@@ -42,7 +42,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-__all__ = ["CONFIGS", "run_config", "run_all", "main"]
+__all__ = ["CONFIGS", "amortisation_gap", "run_config", "run_all", "main"]
 
 SC_GRID = [0.0, 1e-5, 5e-5, 1e-4, 5e-4, 1e-3, 2.7e-3]
 
