@@ -201,6 +201,10 @@ def test_edition_renders_without_myst_in_nbconvert(site, chapter):
         assert not any(c.cell_type == "code" and c.source == source.cells[i].source
                        for c in nb.cells)
     assert nb.cells[-1].source.startswith("## References")
+    # test cells that only assert are not in the edition; set-up cells are
+    asserts = [c.source for c in source.cells if edition._only_asserts(c)]
+    assert not any(c.source in asserts for c in nb.cells if c.cell_type == "code")
+    assert any("hide-cell" in c.metadata.get("tags", []) for c in nb.cells)
 
 
 # ---- the install cell, in a clean virtual environment

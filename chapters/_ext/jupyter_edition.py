@@ -14,7 +14,8 @@ notebook, plus a zip of all of them and a wheel of the package:
 - every ``{eval}`` role is replaced by the value the build computed: the extension wraps
   myst-nb's inline execution client and records what each expression returned in the
   executed kernel, so the text and the outputs come from the same run;
-- code cells carry the outputs of the build's execution.
+- code cells carry the outputs of the build's execution; test cells that only assert
+  (tagged ``remove-cell``, removed from the site too) are left out.
 
 The site's download button and the Colab launch button point at the edition.
 """
@@ -116,7 +117,7 @@ SOLUTION_END = re.compile(r"^\s*(`{3,}|:{3,})\{solution-end\}", re.M)
 ADMONITIONS = {"note", "tip", "hint", "important", "warning", "caution", "attention",
                "danger", "error", "seealso", "admonition", "margin", "sidebar", "topic",
                "epigraph"}
-DROPPED = {"bibliography", "eval-rst", "nb-exec-table", "tableofcontents", "toctree"}
+DROPPED = {"bibliography", "eval-rst", "tableofcontents", "toctree"}
 
 
 class MystToMarkdown:
@@ -171,6 +172,8 @@ class MystToMarkdown:
         title = self.inline(argument.strip())
         if name in DROPPED:
             return []
+        if name == "nb-exec-table":
+            return [f"*The table is on [the website]({self.site.page_url(self.docname)}).*"]
         if name in ("math",):
             return anchor + ["$$", *content, "$$"]
         if name in ("code", "code-block", "code-cell", "sourcecode"):
@@ -495,6 +498,9 @@ def edition_notebook(nb, docname: str, site: Site, values: dict[str, str], wheel
         if cell.cell_type == "markdown":
             new = nbformat.v4.new_markdown_cell(convert.convert(cell.source))
         elif cell.cell_type == "code":
+            if _only_asserts(cell):
+                i += 1  # test machinery (the site removes it too): not in the edition
+                continue
             new = copy.deepcopy(cell)
             new.metadata.pop("execution", None)
         else:
@@ -511,6 +517,17 @@ def edition_notebook(nb, docname: str, site: Site, values: dict[str, str], wheel
     for k, c in enumerate(out.cells):
         c["id"] = c.get("id") or f"edition-{k}"
     return out, convert.problems
+
+
+def _only_asserts(cell) -> bool:
+    """A ``remove-cell`` cell that only asserts: it defines nothing later cells use."""
+    if "remove-cell" not in cell.metadata.get("tags", []):
+        return False
+    try:
+        body = ast.parse(cell.source).body
+    except SyntaxError:
+        return False
+    return bool(body) and all(isinstance(node, ast.Assert) for node in body)
 
 
 def _solution_markdown(cells, label, convert: MystToMarkdown) -> str:
