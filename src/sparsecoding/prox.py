@@ -61,9 +61,22 @@ def soft_threshold(v, threshold):
     """
     v = check_array(v, "v", ndim=_ANY_NDIM, allow_empty=True)
     t = _check_threshold(threshold, v)
-    xp = namespace(v)
-    # v - clip(v, -t, t) equals sign(v) max(|v| - t, 0) with a single temporary.
+    return _soft(namespace(v), v, t)
+
+
+def _soft(xp, v, t):
+    """Soft thresholding without checks (the solvers' inner loops call it):
+    ``v - clip(v, -t, t)`` equals :math:`\\operatorname{sign}(v)\\max(|v| - t, 0)` with
+    a single temporary."""
     return v - xp.clip(v, -t, t)
+
+
+def _soft_scalar(v, t):
+    """:func:`_soft` on one number, written for compiled loops (``sparsecoding._fused``
+    compiles it): the same formula, ``v - clip(v, -t, t)``, as two selects."""
+    c = v if v < t else t
+    c = c if c > -t else -t
+    return v - c
 
 
 def hard_threshold(v, threshold):
