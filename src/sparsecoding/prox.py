@@ -6,7 +6,9 @@ The chapter *Soft thresholding and the proximal operator* derives them.
 
 from __future__ import annotations
 
-from ._backend import is_tensor, namespace
+from array_api_compat import array_namespace, device
+
+from ._arrays import is_torch, sigmoid
 from ._validation import check_array, check_scalar
 
 _ANY_NDIM = tuple(range(0, 9))
@@ -23,10 +25,9 @@ __all__ = [
 
 def _check_threshold(threshold, v, name="threshold"):
     """A non-negative scalar, or an array broadcastable against ``v``."""
-    if is_tensor(threshold) or hasattr(threshold, "__len__"):
+    if is_torch(threshold) or hasattr(threshold, "__len__"):
         t = check_array(threshold, name, ndim=_ANY_NDIM, like=v)
-        xp = namespace(t)
-        if xp.scalar(xp.amax(-t)) > 0:
+        if bool(array_namespace(t).any(t < 0)):
             raise ValueError(f"{name} must be non-negative everywhere")
         return t
     return check_scalar(threshold, name, low=0.0)
@@ -61,7 +62,7 @@ def soft_threshold(v, threshold):
     """
     v = check_array(v, "v", ndim=_ANY_NDIM, allow_empty=True)
     t = _check_threshold(threshold, v)
-    return _soft(namespace(v), v, t)
+    return _soft(array_namespace(v), v, t)
 
 
 def _soft(xp, v, t):
@@ -94,7 +95,7 @@ def hard_threshold(v, threshold):
     """
     v = check_array(v, "v", ndim=_ANY_NDIM, allow_empty=True)
     t = _check_threshold(threshold, v)
-    xp = namespace(v)
+    xp = array_namespace(v)
     return xp.where(xp.abs(v) > t, v, 0 * v)
 
 
@@ -125,8 +126,8 @@ def sigshrink(v, threshold, tau=10.0):
     v = check_array(v, "v", ndim=_ANY_NDIM, allow_empty=True)
     t = _check_threshold(threshold, v)
     tau = check_scalar(tau, "tau", low=0.0, low_inclusive=False)
-    xp = namespace(v)
-    return v * xp.sigmoid(tau * (xp.abs(v) - t))
+    xp = array_namespace(v)
+    return v * sigmoid(tau * (xp.abs(v) - t))
 
 
 def project_simplex(v, radius=1.0, axis=-1):
@@ -157,19 +158,16 @@ def project_simplex(v, radius=1.0, axis=-1):
     """
     v = check_array(v, "v", ndim=_ANY_NDIM[1:])
     radius = check_scalar(radius, "radius", low=0.0, low_inclusive=False)
-    xp = namespace(v)
-    moved = _move_axis_last(v, axis)
-    u = xp.sort_desc(moved, axis=-1)
-    css = xp.cumsum(u, axis=-1) - radius
-    k = xp.arange(u.shape[-1], like=u)
+    xp = array_namespace(v)
+    moved = xp.moveaxis(v, axis, -1)
+    u = xp.sort(moved, axis=-1, descending=True)
+    css = xp.cumulative_sum(u, axis=-1) - radius
+    k = xp.arange(1, u.shape[-1] + 1, dtype=u.dtype, device=device(u))
     support = u - css / k > 0  # true for the first k(v) sorted entries
-    n_support = xp.count_true(support, axis=-1, keepdims=True)
-    idx = n_support - 1
-    if not is_tensor(idx):
-        idx = idx.astype(int)
-    tau = xp.take_along(css, idx, axis=-1) / n_support
-    out = xp.relu(moved - tau)
-    return _move_axis_back(out, axis)
+    n_support = xp.sum(xp.astype(support, xp.int64), axis=-1, keepdims=True)
+    tau = xp.take_along_axis(css, n_support - 1, axis=-1) / xp.astype(n_support, u.dtype)
+    out = xp.clip(moved - tau, min=0)
+    return xp.moveaxis(out, -1, axis)
 
 
 def sparsemax(z, axis=-1):
@@ -217,25 +215,9 @@ def sparsemax_jacobian(z):
     """
     z = check_array(z, "z", ndim=(1, 2))
     p = sparsemax(z, axis=-1)
-    xp = namespace(z)
-    s = (p > 0) * 1.0 if not is_tensor(p) else (p > 0).to(p.dtype)
+    xp = array_namespace(z)
+    s = xp.astype(p > 0, p.dtype)
     n_support = xp.sum(s, axis=-1, keepdims=True)
     outer = s[..., :, None] * s[..., None, :] / n_support[..., None]
-    diag = s[..., :, None] * xp.eye(z.shape[-1], like=p)
+    diag = s[..., :, None] * xp.eye(z.shape[-1], dtype=p.dtype, device=device(p))
     return diag - outer
-
-
-def _move_axis_last(a, axis):
-    if is_tensor(a):
-        return a.movedim(axis, -1)
-    import numpy as np
-
-    return np.moveaxis(a, axis, -1)
-
-
-def _move_axis_back(a, axis):
-    if is_tensor(a):
-        return a.movedim(-1, axis)
-    import numpy as np
-
-    return np.moveaxis(a, -1, axis)

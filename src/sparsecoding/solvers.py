@@ -141,12 +141,17 @@ def lasso_objective(D, X, H, lam, *, reduction="sum"):
         )
     lam = _check_lam(lam)
     check_choice(reduction, "reduction", ("sum", "none"))
-    xp = array_namespace(X2)
-    R = H2 @ D.T - X2
-    values = 0.5 * xp.sum(R * R, axis=1) + lam * xp.sum(xp.abs(H2), axis=1)
+    values = _lasso_values(array_namespace(X2), D, X2, H2, lam)
     if reduction == "sum":
-        return float(xp.sum(values))
+        return float(values.sum())
     return values[0] if squeeze else values
+
+
+def _lasso_values(xp, D, X, H, lam):
+    """The lasso objective of each row, without checks (the one place it is written
+    from the codes; the engine's Gram form keeps its own, from ``D^T D h``)."""
+    R = H @ D.T - X
+    return 0.5 * xp.sum(R * R, axis=1) + lam * xp.sum(xp.abs(H), axis=1)
 
 
 def lambda_max(D, X):
