@@ -447,3 +447,37 @@ def test_backtracking_matches_sklearn(solver, mode):
     assert 0 < res.lipschitz <= 2 * np.linalg.norm(D, 2) ** 2
     with pytest.raises(ValueError, match="lipschitz"):
         solver(D, X, 0.1, lipschitz="linesearch")
+
+
+@pytest.mark.parametrize("solver", [sc.ista, sc.fista, sc.continuation_ista])
+def test_mixed_inputs_follow_x(solver):
+    """The documented rule: X decides the kind, device and dtype of the codes; a NumPy
+    D follows a tensor X; a tensor D with NumPy X is refused."""
+    D, X = make_problem()
+    ref = sklearn_lasso(D, X, 0.1)
+    f_ref = objective(D, X, ref, 0.1)
+    cases = [
+        (D, X.astype(np.float32), np.float32),
+        (D.astype(np.float32), X, np.float64),
+        (D, torch.tensor(X, dtype=torch.float32), torch.float32),
+        (torch.tensor(D, dtype=torch.float32), torch.tensor(X), torch.float64),
+        (torch.tensor(D), torch.tensor(X, dtype=torch.float32), torch.float32),
+    ]
+    for Dk, Xk, dtype in cases:
+        res = solver(Dk, Xk, 0.1, tol=1e-5, max_iter=20_000)
+        assert type(res.codes) is type(Xk) and res.codes.dtype == dtype
+        H = res.codes.double().numpy() if isinstance(Xk, torch.Tensor) else res.codes
+        assert objective(D, X, H.astype(np.float64), 0.1) <= f_ref * (1 + 1e-3)
+    with pytest.raises(TypeError, match="D"):
+        solver(torch.tensor(D), X, 0.1)
+
+
+@pytest.mark.parametrize("solver", [sc.ista, sc.fista, sc.continuation_ista])
+def test_signals_that_require_grad_build_no_graph(solver):
+    D, X = make_problem(n_signals=50)
+    Xt = torch.tensor(X, requires_grad=True)
+    Dt = torch.tensor(D, requires_grad=True)
+    res = solver(Dt, Xt, 0.1, tol=1e-8, max_iter=300)
+    assert res.codes.grad_fn is None and not res.codes.requires_grad
+    plain = solver(torch.tensor(D), torch.tensor(X), 0.1, tol=1e-8, max_iter=300)
+    torch.testing.assert_close(res.codes, plain.codes)

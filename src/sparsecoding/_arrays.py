@@ -39,6 +39,14 @@ def to_numpy(a):
     return np.asarray(a)
 
 
+def synchronize(a):
+    """Wait for the device of ``a`` (a CUDA tensor) to finish its queued work."""
+    if is_torch(a) and a.device.type == "cuda":
+        import torch
+
+        torch.cuda.synchronize(a.device)
+
+
 def no_grad(*arrays):
     """A context in which operations on these arrays build no autograd graph."""
     if any(is_torch(a) for a in arrays):

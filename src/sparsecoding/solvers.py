@@ -599,7 +599,7 @@ def _proximal_gradient(D, X, lam, *, max_iter, tol, init, lipschitz, momentum,
     else:
         chunk_size = check_scalar(chunk_size, "chunk_size", low=1, integer=True)
     G = D.T @ D if mode == "gram" else None
-    compiled = on_numpy and _compile.HAVE_NUMBA and _USE_COMPILED and not backtracking
+    compiled = on_numpy and _USE_COMPILED and _compile.have_numba() and not backtracking
 
     def solve(start):
         stop = min(start + chunk_size, n_signals)
