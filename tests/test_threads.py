@@ -28,7 +28,7 @@ CALLS = [
     lambda D, X: sc.ista(D, X, 0.1, tol=1e-6, chunk_size=64, mode="residual").codes,
     lambda D, X: sc.fista(D, X, 0.1, tol=1e-8, restart="gradient", chunk_size=50).codes,
     lambda D, X: projected_gradient(D, X[:20], max_iter=200, tol=0.0).codes,
-    lambda D, X: sc.learn_dictionary(X, 8, 0.3, n_epochs=1, batch_size=100, coder="fista",
+    lambda D, X: sc.learn_dictionary(X, 8, 0.3, epochs=1, batch_size=100, coder="fista",
                                      progress=False).D,
 ]
 

@@ -74,8 +74,8 @@ class DictionaryResult:
     D : array or tensor
         ``(n_features, n_atoms)``, each column of norm at most 1; NumPy when ``X`` was
         a NumPy array, else a tensor on the device of the computation.
-    history : numpy.ndarray
-        ``history[e]``: the mean objective
+    objective : numpy.ndarray
+        ``objective[e]``: the mean objective
         :math:`\\tfrac12\\|x - Dh\\|^2 + \\lambda\\|h\\|_1` over the signals of epoch
         ``e``, each measured with the codes and the dictionary of its mini-batch (the
         online estimate that the algorithm drives down).
@@ -90,7 +90,7 @@ class DictionaryResult:
     """
 
     D: object
-    history: np.ndarray
+    objective: np.ndarray
     time: float
     codes: object
     extra: dict = field(default_factory=dict, repr=False)
@@ -116,7 +116,7 @@ def _top_singular_squared(D, v, n_iter):
     return float(xp.sum(Dv * Dv)), v
 
 
-def learn_dictionary(X, n_atoms, lam, *, n_epochs=10, batch_size=256, seed=0,
+def learn_dictionary(X, n_atoms, lam, *, epochs=10, batch_size=256, seed=0,
                      init="random", device=None, progress=True, code_max_iter=200,
                      code_tol=1e-3, dict_passes=1, D_init=None, coder="auto"):
     r"""Online mini-batch dictionary learning (Mairal, Bach, Ponce and Sapiro, 2010).
@@ -161,7 +161,7 @@ def learn_dictionary(X, n_atoms, lam, *, n_epochs=10, batch_size=256, seed=0,
         Number of atoms (columns of ``D``).
     lam : float
         The sparsity weight :math:`\lambda \ge 0`.
-    n_epochs : int
+    epochs : int
         Passes over the data.
     batch_size : int
         Signals per mini-batch.
@@ -197,17 +197,17 @@ def learn_dictionary(X, n_atoms, lam, *, n_epochs=10, batch_size=256, seed=0,
     >>> import numpy as np
     >>> rng = np.random.default_rng(0)
     >>> X = rng.standard_normal((200, 16))
-    >>> res = learn_dictionary(X, 8, 0.5, n_epochs=3, batch_size=50, progress=False)
+    >>> res = learn_dictionary(X, 8, 0.5, epochs=3, batch_size=50, progress=False)
     >>> res.D.shape, bool(np.all(np.linalg.norm(res.D, axis=0) <= 1 + 1e-12))
     ((16, 8), True)
-    >>> bool(res.history[-1] < res.history[0])
+    >>> bool(res.objective[-1] < res.objective[0])
     True
     """
     numpy_in = not is_torch(X)
     X = check_array(X, "X", ndim=2)
     n_atoms = check_scalar(n_atoms, "n_atoms", low=1, integer=True)
     lam = check_scalar(lam, "lam", low=0.0)
-    n_epochs = check_scalar(n_epochs, "n_epochs", low=1, integer=True)
+    epochs = check_scalar(epochs, "epochs", low=1, integer=True)
     batch_size = check_scalar(batch_size, "batch_size", low=1, integer=True)
     seed = check_scalar(seed, "seed", low=0, integer=True)
     check_choice(init, "init", ("data", "random"))
@@ -265,19 +265,19 @@ def learn_dictionary(X, n_atoms, lam, *, n_epochs=10, batch_size=256, seed=0,
     v = to_x(rng.standard_normal((n_atoms, 1)))
     L, v = _top_singular_squared(D, v, 30)
     n_batches = -(-n_signals // batch_size)
-    history, step, n_resampled, n_restarts = [], 0, 0, 0
+    objective, step, n_resampled, n_restarts = [], 0, 0, 0
 
     bar = None
     if progress:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=n_epochs * n_batches, desc="dictionary learning", unit="batch")
+        bar = tqdm(total=epochs * n_batches, desc="dictionary learning", unit="batch")
     synchronize(X)
     start = time.perf_counter()
     # NumPy: BLAS on one thread, the compiled kernels on the cores (sparsecoding._threads)
     own_cores = kernels_own_the_cores() if on_numpy else nullcontext()
     with own_cores:
-        for epoch in range(n_epochs):
+        for epoch in range(epochs):
             order = rng.permutation(n_signals)
             total = 0.0
             for b in range(n_batches):
@@ -320,9 +320,9 @@ def learn_dictionary(X, n_atoms, lam, *, n_epochs=10, batch_size=256, seed=0,
                     L, v = _top_singular_squared(D, v, 5)
                 if bar is not None:
                     bar.update(1)
-            history.append(total / n_signals)
+            objective.append(total / n_signals)
             if bar is not None:
-                bar.set_postfix(objective=f"{history[-1]:.4g}")
+                bar.set_postfix(objective=f"{objective[-1]:.4g}")
     synchronize(X)
     elapsed = time.perf_counter() - start
     if bar is not None:
@@ -330,7 +330,7 @@ def learn_dictionary(X, n_atoms, lam, *, n_epochs=10, batch_size=256, seed=0,
     if numpy_in and not on_numpy:
         D, H_all = to_numpy(D), to_numpy(H_all)
     return DictionaryResult(
-        D=D, history=np.array(history, dtype=np.float64), time=elapsed, codes=H_all,
+        D=D, objective=np.array(objective, dtype=np.float64), time=elapsed, codes=H_all,
         extra={"A": A, "B": B, "n_resampled": n_resampled, "n_restarts": n_restarts,
                "device": str(dev)},
     )

@@ -23,7 +23,7 @@ __all__ = [
 ]
 
 
-def _check_threshold(threshold, v, name="threshold"):
+def _check_threshold(threshold, v, name="lam"):
     """A non-negative scalar, or an array broadcastable against ``v``."""
     if is_torch(threshold) or hasattr(threshold, "__len__"):
         t = check_array(threshold, name, ndim=_ANY_NDIM, like=v)
@@ -33,7 +33,7 @@ def _check_threshold(threshold, v, name="threshold"):
     return check_scalar(threshold, name, low=0.0)
 
 
-def soft_threshold(v, threshold):
+def soft_threshold(v, lam):
     r"""Soft thresholding :math:`S_\lambda(v) = \operatorname{sign}(v)\max(|v| - \lambda, 0)`.
 
     The proximal operator of :math:`\lambda|\cdot|`, applied elementwise:
@@ -48,7 +48,7 @@ def soft_threshold(v, threshold):
     ----------
     v : array_like or torch.Tensor
         Input of any shape.
-    threshold : float or array
+    lam : float or array
         :math:`\lambda \ge 0`; an array must broadcast against ``v``.
 
     Returns
@@ -61,7 +61,7 @@ def soft_threshold(v, threshold):
     array([-1.,  0.,  0.,  0.,  1.])
     """
     v = check_array(v, "v", ndim=_ANY_NDIM, allow_empty=True)
-    t = _check_threshold(threshold, v)
+    t = _check_threshold(lam, v)
     return _soft(array_namespace(v), v, t)
 
 
@@ -80,7 +80,7 @@ def _soft_scalar(v, t):
     return v - c
 
 
-def hard_threshold(v, threshold):
+def hard_threshold(v, lam):
     r"""Hard thresholding :math:`H_\lambda(v) = v\,[|v| > \lambda]`, elementwise.
 
     The proximal operator of the :math:`\ell_0` penalty
@@ -94,12 +94,12 @@ def hard_threshold(v, threshold):
     array([-2., -0.,  0.,  2.])
     """
     v = check_array(v, "v", ndim=_ANY_NDIM, allow_empty=True)
-    t = _check_threshold(threshold, v)
+    t = _check_threshold(lam, v)
     xp = array_namespace(v)
     return xp.where(xp.abs(v) > t, v, 0 * v)
 
 
-def sigshrink(v, threshold, tau=10.0):
+def sigshrink(v, lam, tau=10.0):
     r"""SigShrink, a smooth surrogate of soft thresholding.
 
     .. math::
@@ -113,7 +113,7 @@ def sigshrink(v, threshold, tau=10.0):
     Parameters
     ----------
     v : array_like or torch.Tensor
-    threshold : float or array
+    lam : float or array
         :math:`\lambda \ge 0`.
     tau : float
         Steepness :math:`\tau > 0`.
@@ -124,7 +124,7 @@ def sigshrink(v, threshold, tau=10.0):
     array([0. , 0.5, 3. ])
     """
     v = check_array(v, "v", ndim=_ANY_NDIM, allow_empty=True)
-    t = _check_threshold(threshold, v)
+    t = _check_threshold(lam, v)
     tau = check_scalar(tau, "tau", low=0.0, low_inclusive=False)
     xp = array_namespace(v)
     return v * sigmoid(tau * (xp.abs(v) - t))
