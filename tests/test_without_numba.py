@@ -3,7 +3,8 @@
 The test runs a representative subset of the package tests in a subprocess started
 with ``--without-numba`` (see ``conftest.py``), in which ``import numba`` fails: the
 lasso solvers (the engine's array expressions instead of its compiled passes),
-dictionary learning (the column sweep as Python) and the constrained solvers, each
+the homotopy (its walk as Python), dictionary learning (the column sweep as Python)
+and the constrained solvers, each
 against its independent reference.
 """
 
@@ -23,6 +24,8 @@ SUBSET = [
     "tests/test_dictionary.py::test_compiled_column_update_equals_the_numpy_sweep",
     "tests/test_dictionary.py::test_denoise_with_an_orthonormal_basis_is_averaged_soft_thresholding",
     "tests/test_imaging.py",
+    "tests/test_homotopy.py",
+    "tests/test_dictionary.py::test_no_worse_than_scikit_learn",
 ]
 
 
