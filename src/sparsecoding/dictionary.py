@@ -179,14 +179,14 @@ def learn_dictionary(X, n_atoms, lam, *, epochs=10, batch_size=256, seed=0,
         Show a progress bar (tqdm) over the mini-batches.
     code_max_iter, code_tol : int, float
         ``max_iter`` and ``tol`` of the FISTA solves of the codes.
-    coder : ``"auto"``, ``"homotopy"`` or ``"fista"``
-        How the codes of a batch are computed: exactly, by the homotopy path (on the
-        CPU, in float64, whatever the device), or by warm-started FISTA (on the device
-        of ``X``). ``"auto"``: the homotopy for NumPy input, FISTA for tensors.
     dict_passes : int
         Sweeps of block-coordinate descent over the columns per mini-batch.
     D_init : ``(n_features, n_atoms)`` array, optional
         The initial dictionary (projected onto the constraint set).
+    coder : ``"auto"``, ``"homotopy"`` or ``"fista"``
+        How the codes of a batch are computed: exactly, by the homotopy path (on the
+        CPU, in float64, whatever the device), or by warm-started FISTA (on the device
+        of ``X``). ``"auto"``: the homotopy for NumPy input, FISTA for tensors.
 
     Returns
     -------
@@ -391,7 +391,8 @@ def denoise_image(noisy, D, lam, patch_size=None, stride=1, *, max_iter=300, tol
         Side of the patches; by default :math:`\sqrt{n_{\text{features}}}`.
     stride : int
         Step between patch positions (1: all overlapping patches).
-    max_iter, tol : passed to :func:`~sparsecoding.fista`.
+    max_iter, tol : int, float
+        Passed to :func:`~sparsecoding.fista`.
 
     Returns
     -------

@@ -231,8 +231,9 @@ def ridge(D, X, lam):
     ----------
     D : ``(n_features, n_atoms)``
     X : ``(n_signals, n_features)`` or ``(n_features,)``
-    lam : float, :math:`\lambda \ge 0` (with :math:`\lambda = 0`, ``D`` must have full
-        column rank)
+    lam : float
+        The weight :math:`\lambda \ge 0` (with :math:`\lambda = 0`, ``D`` must have
+        full column rank).
 
     Returns
     -------
