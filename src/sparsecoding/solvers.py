@@ -484,7 +484,8 @@ def _pgm(problem, H0, *, L, backtracking=False, momentum=False, restart=None,
     proximal operator (:meth:`_Composite.step`), with the step ``1/L`` (fixed, or found
     by backtracking); the objective of the new codes; the stopping test every
     ``problem.check_every`` iterations from ``first_check`` on (every row's
-    certificate at most ``tol``; never with ``tol=None``); then the next point ``Y``:
+    certificate at most ``tol``; with ``tol`` zero or None, never: ``max_iter``
+    iterations run); then the next point ``Y``:
     the new codes (ISTA) or FISTA's extrapolation, with an adaptive restart of the
     momentum per row (``"function"``: the objective went up; ``"gradient"``: the
     momentum points uphill, :math:`(y - h^+)\\cdot(h^+ - h) > 0`).
@@ -510,7 +511,7 @@ def _pgm(problem, H0, *, L, backtracking=False, momentum=False, restart=None,
             Hn, An, F_new, dot = problem.step(H, A, Y, AY, L, problem.lam_at(k) / L,
                                               want_dot)
         history.append(xp.sum(F_new))
-        if tol is not None and k >= first_check and (
+        if tol and k >= first_check and (
                 (k - first_check) % problem.check_every == 0 or k == max_iter):
             cert, cert_k = problem.certificate(Hn, An, Y), k
             if bool(xp.all(cert <= tol)):
@@ -531,6 +532,7 @@ def _pgm(problem, H0, *, L, backtracking=False, momentum=False, restart=None,
         H, A, F = Hn, An, F_new
     if tol is not None and cert_k != k:
         cert = problem.certificate(H, A, H)
+        converged = bool(xp.all(cert <= tol))
     objective = np.asarray(_to_numpy(xp.stack(history)), dtype=np.float64)
     return H, objective, k, converged, cert, L
 
@@ -671,7 +673,8 @@ def ista(D, X, lam, *, max_iter=1000, tol=1e-6, init=None, lipschitz=None,
         (:mod:`sparsecoding.duality`; with :math:`\lambda = 0`, when
         :math:`\|D^\top r\|_\infty \le` ``tol`` :math:`\cdot\|D^\top x\|_\infty`).
         The gap is computed at the first iteration and then every 10 (in the
-        residual mode it costs one product with ``D``).
+        residual mode it costs one product with ``D``); with ``tol=0``, exactly
+        ``max_iter`` iterations run.
     init : array, optional
         Starting codes (warm start), shaped like the result; zero by default.
     lipschitz : float or ``"backtracking"``, optional
