@@ -29,12 +29,14 @@ possibly at once. An atom that has just left may join again at the next breakpoi
 changed), but not by a step of zero length: that guard keeps degenerate breakpoints
 from cycling.
 
-After the walk the code is polished on its final active set and signs. Whether the
-signal is solved is decided by the caller from the residual :math:`x - Dh` itself (its
-duality gap): correlations kept as :math:`b - Gh` lose their digits when the atoms'
-norms span many orders of magnitude.
+After the walk the code is polished on its final active set and signs. Its relative
+duality gap and KKT violation are computed from the correlations the walk keeps
+(``gap_and_kkt``), and the caller decides with them whether the signal is solved. When
+the atoms' norms span orders of magnitude, correlations kept as :math:`b - Gh` lose
+their digits; there the walk computes them from the residual :math:`x - Dh` itself
+(``needs_residual``).
 
-A long step (more than half the current level, as to a small :math:`\lambda`) is taken
+A long step (to below a thousandth of the current level, as to a tiny :math:`\lambda`) is taken
 in the exact form of the segment (``precise_step``), so that the next level is not
 computed as a difference of two large numbers.
 
@@ -101,45 +103,94 @@ def chol_solve(Lc, k, rhs, out):
 
 
 @_jit
-def join_step(c, a, level, active, just_dropped, gbuf):
+def join_step(c, a, level, blocked, just_dropped, gbuf):
     """The smallest step ``gamma >= 0`` at which an inactive atom joins; its index.
 
-    ``gbuf`` receives each atom's step (``inf`` for active atoms). The just-dropped atom
-    may join only by a step longer than the guard (no zero-length cycle).
+    ``blocked`` is ``0`` for an inactive atom and ``inf`` for an active one; ``gbuf``
+    receives each atom's step. Branch-free passes, so that the compiler vectorises
+    them. The just-dropped atom may join only by a step longer than the guard (no
+    zero-length cycle).
     """
     p = c.shape[0]
-    guard = 1e-12 * max(level, 1e-300)
     for j in range(p):
+        den1 = 1.0 - a[j]
+        den2 = 1.0 + a[j]
+        ok1 = den1 > 1e-14
+        ok2 = den2 > 1e-14
+        g1 = max((level - c[j]) / (den1 if ok1 else 1.0), 0.0)
+        g2 = max((level + c[j]) / (den2 if ok2 else 1.0), 0.0)
+        g1 = g1 if ok1 else np.inf
+        g2 = g2 if ok2 else np.inf
+        gbuf[j] = min(g1, g2) + blocked[j]
+    if just_dropped >= 0:
+        j = just_dropped
+        guard = 1e-12 * level
         g = np.inf
-        if not active[j]:
-            den1 = 1.0 - a[j]
-            den2 = 1.0 + a[j]
-            if den1 > 1e-14:
-                g1 = (level - c[j]) / den1
-                g = max(g1, 0.0)
-            if den2 > 1e-14:
-                g2 = max((level + c[j]) / den2, 0.0)
-                if g2 < g:
-                    g = g2
-            if j == just_dropped and g <= guard:
-                # only a later root: recompute without the zero-length ones
-                g = np.inf
-                if den1 > 1e-14:
-                    g1 = (level - c[j]) / den1
-                    if g1 > guard:
-                        g = g1
-                if den2 > 1e-14:
-                    g2 = (level + c[j]) / den2
-                    if g2 > guard and g2 < g:
-                        g = g2
-        gbuf[j] = g
+        den1 = 1.0 - a[j]
+        den2 = 1.0 + a[j]
+        if den1 > 1e-14:
+            g1 = (level - c[j]) / den1
+            if g1 > guard:
+                g = g1
+        if den2 > 1e-14:
+            g2 = (level + c[j]) / den2
+            if g2 > guard and g2 < g:
+                g = g2
+        gbuf[j] = g + blocked[j]
     best = np.inf
-    jbest = -1
     for j in range(p):
-        if gbuf[j] < best:
-            best = gbuf[j]
-            jbest = j
+        best = min(best, gbuf[j])
+    jbest = -1
+    if best < np.inf:
+        for j in range(p):
+            if gbuf[j] == best:
+                jbest = j
+                break
     return best, jbest
+
+
+@_jit
+def gap_and_kkt(b, c, h, idx, k, lam, half_xx):
+    r"""Primal objective, relative duality gap and relative KKT violation of ``h``.
+
+    From the correlations :math:`c = D^\top(x - Dh)` the walk keeps:
+    :math:`\|r\|^2 = \|x\|^2 - b^\top h - c^\top h` and
+    :math:`x^\top r = \|x\|^2 - b^\top h`, with :math:`b = D^\top x`; the dual point
+    is the residual scaled into :math:`\|D^\top\theta\|_\infty \le \lambda`, as in
+    :mod:`sparsecoding.duality`. O(n_atoms) work.
+    """
+    p = b.shape[0]
+    bh = 0.0
+    ch = 0.0
+    l1 = 0.0
+    for m in range(k):
+        j = idx[m]
+        bh += b[j] * h[j]
+        ch += c[j] * h[j]
+        l1 += abs(h[j])
+    xx = 2.0 * half_xx
+    rr = max(xx - bh - ch, 0.0)
+    xr = xx - bh
+    cmax = 0.0
+    bmax = 0.0
+    viol = 0.0
+    for j in range(p):
+        cmax = max(cmax, abs(c[j]))
+        bmax = max(bmax, abs(b[j]))
+        if h[j] == 0.0:
+            viol = max(viol, abs(c[j]) - lam)
+        else:
+            viol = max(viol, abs(c[j] - (lam if h[j] > 0.0 else -lam)))
+    primal = 0.5 * rr + lam * l1
+    if lam > 0.0:
+        scale = 1.0 if cmax <= lam else lam / cmax
+    else:
+        scale = 1.0 if cmax == 0.0 else 0.0
+    dual = scale * xr - 0.5 * scale * scale * rr
+    gap = max(primal - dual, 0.0)
+    rel = gap / half_xx if half_xx > 0.0 else 0.0
+    kkt = viol / bmax if bmax > 0.0 else 0.0
+    return primal, rel, kkt
 
 
 @_jit
@@ -182,7 +233,7 @@ def residual_correlations(D, x, h, idx, k, r, c):
 
 
 @_jit
-def precise_step(G, b, Lc, lam, level, k, idx, sgn, d, a, h, c, active, just_dropped,
+def precise_step(G, b, Lc, lam, level, k, idx, sgn, d, a, h, c, blocked, just_dropped,
                  rhs, u, D, x, r, resid):
     r"""One step in the exact form of the segment, for long steps.
 
@@ -225,7 +276,7 @@ def precise_step(G, b, Lc, lam, level, k, idx, sgn, d, a, h, c, active, just_dro
                 event = 2
                 m_drop = m
     for j in range(p):
-        if active[j]:
+        if blocked[j] != 0.0:
             continue
         for sigma in (1.0, -1.0):
             den = 1.0 - sigma * a[j]
@@ -244,7 +295,7 @@ def precise_step(G, b, Lc, lam, level, k, idx, sgn, d, a, h, c, active, just_dro
 
 
 @_jit
-def walk(G, b, lam, max_steps, half_xx, h, c, a, d, rhs, w, idx, sgn, active, gbuf,
+def walk(G, b, lam, max_steps, half_xx, h, c, a, d, rhs, w, idx, sgn, blocked, gbuf,
          Lc, obj, rec_lam, rec_h, rec_event, D, x, r, resid):
     """Follow the path of one signal down to ``lam``.
 
@@ -261,7 +312,7 @@ def walk(G, b, lam, max_steps, half_xx, h, c, a, d, rhs, w, idx, sgn, active, gb
     for j in range(p):
         c[j] = b[j]
         h[j] = 0.0
-        active[j] = False
+        blocked[j] = 0.0
         v = abs(b[j])
         if v > lam_max:
             lam_max = v
@@ -278,7 +329,7 @@ def walk(G, b, lam, max_steps, half_xx, h, c, a, d, rhs, w, idx, sgn, active, gb
         return 0, DEGENERATE, lam_max, 0
     idx[0] = j0
     sgn[0] = 1.0 if c[j0] > 0 else -1.0
-    active[j0] = True
+    blocked[j0] = np.inf
     if n_rec > 1:
         rec_event[1] = j0 + 1
     k = 1
@@ -299,7 +350,7 @@ def walk(G, b, lam, max_steps, half_xx, h, c, a, d, rhs, w, idx, sgn, active, gb
                 dm = d[m]
                 for j in range(p):
                     a[j] += row[j] * dm
-        gamma_add, j_add = join_step(c, a, level, active, just_dropped, gbuf)
+        gamma_add, j_add = join_step(c, a, level, blocked, just_dropped, gbuf)
         # an active coefficient reaches zero while moving towards it
         gamma_drop = np.inf
         m_drop = -1
@@ -314,13 +365,13 @@ def walk(G, b, lam, max_steps, half_xx, h, c, a, d, rhs, w, idx, sgn, active, gb
         event = 0  # 0: the end, 1: an atom joins, 2: an atom leaves
         if gamma < gamma_end:
             event = 2 if gamma_drop <= gamma_add else 1
-        if gamma > 0.5 * level:
-            # a long step: level - gamma would lose the digits of the next level (a
-            # small lam, or levels spanning many orders of magnitude); take it in the
-            # exact form h_A(t) = u - t d, c(t) = e + t a, with the next level t
-            # computed directly (see precise_step)
+        if gamma > 0.999 * level:
+            # a long step, to a level below a thousandth of this one: level - gamma
+            # would lose the digits of the next level (a tiny lam, or levels spanning
+            # many orders of magnitude); take it in the exact form h_A(t) = u - t d,
+            # c(t) = e + t a, with the next level t computed directly (precise_step)
             t, event, j_add, m_drop = precise_step(G, b, Lc, lam, level, k, idx, sgn, d,
-                                                   a, h, c, active, just_dropped, rhs, w,
+                                                   a, h, c, blocked, just_dropped, rhs, w,
                                                    D, x, r, resid)
             level = t
         else:
@@ -354,7 +405,7 @@ def walk(G, b, lam, max_steps, half_xx, h, c, a, d, rhs, w, idx, sgn, active, gb
         if event == 2:
             jd = idx[m_drop]
             h[jd] = 0.0
-            active[jd] = False
+            blocked[jd] = 0.0
             for m in range(m_drop, k - 1):
                 idx[m] = idx[m + 1]
                 sgn[m] = sgn[m + 1]
@@ -377,7 +428,7 @@ def walk(G, b, lam, max_steps, half_xx, h, c, a, d, rhs, w, idx, sgn, active, gb
                     return steps, DEGENERATE, lam_max, 0
                 idx[0] = jn
                 sgn[0] = 1.0 if c[jn] > 0 else -1.0
-                active[jn] = True
+                blocked[jn] = np.inf
                 k = 1
             for m in range(k):  # rebuild the factor
                 if not chol_append(G, idx, m, idx[m], Lc, w):
@@ -387,7 +438,7 @@ def walk(G, b, lam, max_steps, half_xx, h, c, a, d, rhs, w, idx, sgn, active, gb
                 return steps, DEGENERATE, lam_max, k
             idx[k] = j_add
             sgn[k] = -1.0 if c[j_add] < 0 else 1.0
-            active[j_add] = True
+            blocked[j_add] = np.inf
             k += 1
             just_dropped = -1
             if steps + 1 < n_rec:
@@ -448,8 +499,8 @@ def gram(D):
 
 
 @_jit
-def walk_all(D, X, G, lam, max_steps, kcap, H, steps, status, lam_max, obj_sum,
-             final_obj, resid):
+def walk_all(D, X, G, lam, max_steps, kcap, H, steps, status, lam_max, rel_gap, kkt,
+             obj_sum, final_obj, resid):
     """Every row of ``X``: correlations, the walk, its certificates, and the objective
     after each step summed over the rows (``obj_sum``; a row that finished early adds its
     final value to the later entries through ``final_obj``, the caller completes it)."""
@@ -463,7 +514,7 @@ def walk_all(D, X, G, lam, max_steps, kcap, H, steps, status, lam_max, obj_sum,
     w = np.empty(kcap)
     idx = np.empty(kcap, np.int64)
     sgn = np.empty(kcap)
-    active = np.zeros(p, np.bool_)
+    blocked = np.zeros(p)
     gbuf = np.empty(p)
     Lc = np.zeros((kcap, kcap))
     obj = np.empty(max_steps + 1)
@@ -484,11 +535,12 @@ def walk_all(D, X, G, lam, max_steps, kcap, H, steps, status, lam_max, obj_sum,
                 b[j] += D[q, j] * xq
         h = H[i]
         st_, s_, lm, k = walk(G, b, lam, max_steps, 0.5 * xx, h, c, a, d, rhs, w, idx,
-                              sgn, active, gbuf, Lc, obj, rec_lam, rec_h, rec_event, D, x,
+                              sgn, blocked, gbuf, Lc, obj, rec_lam, rec_h, rec_event, D, x,
                               r, resid)
         steps[i] = st_
         status[i] = s_
         lam_max[i] = lm
+        _, rel_gap[i], kkt[i] = gap_and_kkt(b, c, h, idx, k, lam, 0.5 * xx)
         for s in range(st_ + 1):
             obj_sum[s] += obj[s]
         final_obj[st_ + 1] += obj[st_]
@@ -505,7 +557,8 @@ def needs_residual(D):
 def homotopy_batch(D, X, lam, max_steps):
     """Run the walk for every row of ``X`` (float64 arrays).
 
-    Returns ``H, steps, status, lam_max, objective`` where ``objective[s]``
+    Returns ``H, steps, status, lam_max, rel_gap, kkt, objective`` (the relative
+    duality gap and KKT violation of each row, see ``gap_and_kkt``), where ``objective[s]``
     is the objective summed over the rows after ``s`` steps (a row that finished keeps
     its final value), of length ``max(steps) + 1``.
 
@@ -525,6 +578,8 @@ def homotopy_batch(D, X, lam, max_steps):
     steps = np.zeros(n, np.int64)
     status = np.zeros(n, np.int64)
     lam_max = np.zeros(n)
+    rel_gap = np.zeros(n)
+    kkt = np.zeros(n)
     G = gram(D)
     resid = needs_residual(D)
     n_workers = workers() if HAVE_NUMBA else 1
@@ -536,19 +591,20 @@ def homotopy_batch(D, X, lam, max_steps):
     def run(blk):
         s = slice(bounds[blk], bounds[blk + 1])
         walk_all(D, X[s], G, float(lam), int(max_steps), kcap, H[s], steps[s],
-                 status[s], lam_max[s], sums[blk], finals[blk], resid)
+                 status[s], lam_max[s], rel_gap[s], kkt[s], sums[blk], finals[blk],
+                 resid)
 
     map_on_cores(run, range(n_blocks), n_workers)
     last = int(steps.max()) if n else 0
     objective = sums.sum(axis=0) + np.cumsum(finals.sum(axis=0))
-    return H, steps, status, lam_max, objective[: last + 1]
+    return H, steps, status, lam_max, rel_gap, kkt, objective[: last + 1]
 
 
 def homotopy_record(D, x, lam, max_steps):
     """Run the walk for one signal and record every breakpoint.
 
-    Returns ``lambdas, codes, events, status`` (events as signed atom numbers, see the
-    module's docstring; ``events[0]`` is unused).
+    Returns ``lambdas, codes, events, status, rel_gap, kkt`` (events as signed atom
+    numbers, see the module's docstring; ``events[0]`` is unused).
     """
     D = np.ascontiguousarray(D, dtype=np.float64)
     x = np.ascontiguousarray(x, dtype=np.float64)
@@ -560,7 +616,7 @@ def homotopy_record(D, x, lam, max_steps):
     c, a, gbuf = np.empty(p), np.empty(p), np.empty(p)
     d, rhs, w, sgn = np.empty(kcap), np.empty(kcap), np.empty(kcap), np.empty(kcap)
     idx = np.empty(kcap, np.int64)
-    active = np.zeros(p, np.bool_)
+    blocked = np.zeros(p)
     Lc = np.zeros((kcap, kcap))
     obj = np.empty(max_steps + 1)
     rec_lam = np.zeros(max_steps + 1)
@@ -568,6 +624,8 @@ def homotopy_record(D, x, lam, max_steps):
     rec_event = np.zeros(max_steps + 2, np.int64)
     half_xx = 0.5 * float(x @ x)
     steps, status, _, k = walk(G, b, float(lam), int(max_steps), half_xx, h, c, a, d,
-                               rhs, w, idx, sgn, active, gbuf, Lc, obj, rec_lam, rec_h,
+                               rhs, w, idx, sgn, blocked, gbuf, Lc, obj, rec_lam, rec_h,
                                rec_event, D, x, np.empty(f), needs_residual(D))
-    return rec_lam[: steps + 1], rec_h[: steps + 1], rec_event[: steps + 1], status
+    _, rel_gap, kkt = gap_and_kkt(b, c, h, idx, k, float(lam), half_xx)
+    return (rec_lam[: steps + 1], rec_h[: steps + 1], rec_event[: steps + 1], status,
+            rel_gap, kkt)

@@ -178,8 +178,8 @@ def homotopy(D, X, lam, *, max_steps=None, tol=1e-10):
     D, X2, squeeze, lam, max_steps, tol, limited = _check_inputs(D, X, lam, max_steps,
                                                                  tol)
     Dn, Xn = _to_numpy64(D), _to_numpy64(X2)
-    H, steps, status, lam_max, objective = homotopy_batch(Dn, Xn, lam, max_steps)
-    rel_gap, kkt = _certificates(Dn, Xn, H, lam)
+    H, steps, status, lam_max, rel_gap, kkt, objective = homotopy_batch(
+        Dn, Xn, lam, max_steps)
     solved = (status == DONE) & _certified(rel_gap, kkt, lam, tol)
     rest = ~solved
     if limited:
@@ -256,8 +256,8 @@ def homotopy_path(D, x, lam=0.0, *, max_steps=None, tol=1e-10):
     if not squeeze:
         raise ValueError(f"x must be one signal of shape (n_features,), got {tuple(X2.shape)}")
     Dn, xn = _to_numpy64(D), _to_numpy64(X2)
-    lambdas, codes, rec_events, status = homotopy_record(Dn, xn[0], lam, max_steps)
-    rel_gap, kkt = _certificates(Dn, xn, codes[-1:], lam)
+    lambdas, codes, rec_events, status, rel_gap, kkt = homotopy_record(
+        Dn, xn[0], lam, max_steps)
     events, actives, current = [], [], []
     for e in rec_events[1:]:
         j = abs(int(e)) - 1
@@ -270,5 +270,5 @@ def homotopy_path(D, x, lam=0.0, *, max_steps=None, tol=1e-10):
         actives.append(np.array(current, dtype=int))
     if len(lambdas) == 1:
         actives = [np.array([], dtype=int)]
-    converged = bool(status == DONE and _certified(rel_gap, kkt, lam, tol)[0])
+    converged = bool(status == DONE and _certified(rel_gap, kkt, lam, tol))
     return HomotopyPath(lambdas.copy(), codes.copy(), actives, events, converged)
