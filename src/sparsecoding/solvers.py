@@ -825,6 +825,6 @@ def lasso_path(D, X, lams, *, solver="fista", max_iter=2000, tol=1e-6, **kwargs)
                   lipschitz=L, **kwargs)
         init = res.codes
         if squeeze:
-            res.codes = res.codes[0]
+            res.codes, res.gap = res.codes[0], res.gap[0]
         results[i] = res
     return results
