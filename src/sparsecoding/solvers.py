@@ -550,8 +550,10 @@ def _check_init(init, X2, n_atoms):
     return init
 
 
-def _default_chunk_size(D, X, on_cpu):
+def _default_chunk_size(D, X, on_cpu=None):
     """Signals per chunk: bounded memory; on NumPy arrays, also cache-sized."""
+    if on_cpu is None:
+        on_cpu = is_numpy(X)
     n_features, n_atoms = D.shape[0], D.shape[1]
     per_signal = 8 * (n_atoms + n_features) * X.dtype.itemsize
     chunk = max(1, _CHUNK_BYTES // per_signal)
