@@ -198,6 +198,11 @@ def lipschitz_constant(D, *, max_iter=100, tol=1e-7, seed=0):
     max_iter = check_scalar(max_iter, "max_iter", low=1, integer=True)
     tol = check_scalar(tol, "tol", low=0.0)
     seed = check_scalar(seed, "seed", low=0, integer=True)
+    with no_grad(D):
+        return _power_iteration(D, max_iter, tol, seed)
+
+
+def _power_iteration(D, max_iter, tol, seed):
     xp = array_namespace(D)
     smaller = min(D.shape)
     # Iterate on the smaller of D^T D and D D^T: they share their largest eigenvalue.
