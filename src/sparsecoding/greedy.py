@@ -329,7 +329,7 @@ def omp(D, X, *, n_nonzero=None, tol=None):
         znew = (c0j - xp.sum(w * z, axis=1)) / d * a
         z = xp.concat([z, znew[:, None]], axis=1)
         onehot = onehot * a[:, None]
-        GS = xp.concat([GS, (onehot @ G)[:, None, :]], axis=1)
+        GS = xp.concat([GS, (xp.take(G, j, axis=0) * a[:, None])[:, None, :]], axis=1)
         chosen = chosen | (onehot > 0)
         indices.append(j)
         used.append(a)
