@@ -268,3 +268,25 @@ def test_torch_omp_matches_sklearn():
     res = omp(torch.tensor(D), torch.tensor(X), n_nonzero=6)
     ref = orthogonal_mp(D, X.T, n_nonzero_coefs=6).T
     np.testing.assert_allclose(res.codes.numpy(), ref, atol=1e-9)
+
+
+def test_one_sparsity_per_signal():
+    A, _, _ = _gaussian_problem()
+    s = np.array([1, 3, 6, 2])
+    H = np.vstack([_sparse_codes(1, A.shape[1], k, seed=20 + k) for k in s])
+    Y = H @ A.T
+    for solver in (omp, iht, cosamp, subspace_pursuit):
+        res = solver(A, Y, n_nonzero=s)
+        np.testing.assert_allclose(res.codes, H, atol=1e-5, err_msg=solver.__name__)
+    D = _random_dictionary(30, 60, seed=21)
+    X = _signals(D, 5, n_signals=4, seed=21)
+    res = omp(D, X, n_nonzero=s)
+    for i, k in enumerate(s):
+        ref = orthogonal_mp(D, X[i], n_nonzero_coefs=int(k))
+        np.testing.assert_allclose(res.codes[i], ref, atol=1e-9)
+    with pytest.raises(TypeError, match="n_nonzero"):
+        omp(D, X, n_nonzero=np.array([1.0, 2.0, 3.0, 4.0]))
+    with pytest.raises(TypeError, match="n_nonzero"):
+        omp(D, X, n_nonzero=[1, 2])
+    with pytest.raises(ValueError, match="n_nonzero"):
+        omp(D, X, n_nonzero=[1, 2, 0, 1])

@@ -46,15 +46,33 @@ def _prepare(D, X):
     return D, X2, squeeze, array_namespace(X2)
 
 
-def _check_n_nonzero(n_nonzero, D, name="n_nonzero", high=None):
-    n_nonzero = check_scalar(n_nonzero, name, low=1, integer=True)
+def _check_n_nonzero(n_nonzero, D, X2, xp, name="n_nonzero", high=None):
+    """Validate a sparsity: an integer, or one integer per signal.
+
+    Returns ``(s_max, s)`` with ``s`` a ``(n_signals,)`` integer array of the namespace
+    of ``X2`` (on its device).
+    """
     high = D.shape[1] if high is None else high
-    if n_nonzero > high:
+    n_signals = X2.shape[0]
+    if isinstance(n_nonzero, (list, tuple)) or getattr(n_nonzero, "ndim", 0) == 1:
+        values = np.asarray(
+            n_nonzero.tolist() if hasattr(n_nonzero, "tolist") else n_nonzero)
+        if values.dtype.kind not in "iu" or values.shape != (n_signals,):
+            raise TypeError(
+                f"{name} must be an integer or one integer per signal (shape "
+                f"({n_signals},)), got {values.dtype} values of shape {values.shape}")
+    else:
+        values = np.asarray([check_scalar(n_nonzero, name, low=1, integer=True)])
+    if values.size and values.min() < 1:
+        raise ValueError(f"{name} must be >= 1, got {int(values.min())}")
+    if values.size and values.max() > high:
         raise ValueError(
             f"{name} must be at most {high} for a dictionary of shape "
-            f"{tuple(D.shape)}, got {n_nonzero}"
+            f"{tuple(D.shape)}, got {int(values.max())}"
         )
-    return n_nonzero
+    s_max = int(values.max()) if values.size else 1
+    s_vec = np.broadcast_to(values, (n_signals,)).astype(np.int64)
+    return s_max, xp.asarray(s_vec, device=device(X2))
 
 
 def _check_tol(tol):
@@ -87,13 +105,14 @@ def _scatter(xp, idx, values, n, like):
 
 
 def _top_mask(xp, V, s):
-    """Boolean mask of the ``s`` entries of largest magnitude in each row of ``V``.
+    """Boolean mask of the ``s[i]`` entries of largest magnitude in row ``i`` of ``V``.
 
-    Entries tied with the ``s``-th largest magnitude are all kept, and zeros never are.
+    ``s`` is a ``(n_signals,)`` integer array with entries in ``1..n_atoms``. Entries
+    tied with the ``s``-th largest magnitude are all kept, and zeros never are.
     """
     A = xp.abs(V)
     n = A.shape[1]
-    thr = xp.sort(A, axis=1)[:, n - s : n - s + 1]
+    thr = xp.take_along_axis(xp.sort(A, axis=1), (n - s)[:, None], axis=1)
     return (A >= thr) & (A > 0)
 
 
@@ -246,8 +265,9 @@ def omp(D, X, *, n_nonzero=None, tol=None):
         Atoms need not have unit norm (the choice uses normalised correlations; the
         codes are the least-squares coefficients of the atoms as given).
     X : ``(n_signals, n_features)`` or ``(n_features,)``
-    n_nonzero : int, optional
-        Largest number of atoms per signal, :math:`s`. Default: a tenth of the atoms,
+    n_nonzero : int or array of int, optional
+        Largest number of atoms per signal, :math:`s` (one value, or one per signal,
+        shape ``(n_signals,)``). Default: a tenth of the atoms,
         ``max(1, n_atoms // 10)``, when ``tol`` is not given either (scikit-learn's
         default), otherwise ``min(n_features, n_atoms)``.
     tol : float, optional
@@ -278,7 +298,7 @@ def omp(D, X, *, n_nonzero=None, tol=None):
     tol = _check_tol(tol)
     if n_nonzero is None:
         n_nonzero = min(max(1, n_atoms // 10), rank_cap) if tol is None else rank_cap
-    n_nonzero = _check_n_nonzero(n_nonzero, D, high=rank_cap)
+    s_max, s_vec = _check_n_nonzero(n_nonzero, D, X2, xp, high=rank_cap)
     dtype, dev = X2.dtype, device(X2)
     n_signals = X2.shape[0]
     eps = float(np.finfo(np.float32 if "float32" in str(dtype) else np.float64).eps)
@@ -302,7 +322,8 @@ def omp(D, X, *, n_nonzero=None, tol=None):
     done_ok = (rr <= 0) if thr2 is None else (rr <= thr2)
     active = ~done_ok
     gamma = z
-    for k in range(n_nonzero):
+    for k in range(s_max):
+        active = active & (s_vec > k)
         if not bool(xp.any(active)):
             break
         score = xp.abs(C) * inv_norm[None, :]
@@ -338,7 +359,7 @@ def omp(D, X, *, n_nonzero=None, tol=None):
         rr = xp.clip(xx - _sq_norms(xp, z), 0.0, None)
         objective.append(0.5 * _to_float_list(xp, rr))
         met = (rr <= 0) if thr2 is None else (rr <= thr2)
-        done_ok = done_ok | (active & met) | (active & (k + 1 == n_nonzero))
+        done_ok = done_ok | (active & met) | (active & (s_vec == k + 1))
         active = active & ~met  # a stalled signal stays inactive and not done
     H = xp.zeros((n_signals, n_atoms), dtype=dtype, device=dev)
     for k, (j, a) in enumerate(zip(indices, used)):
@@ -381,8 +402,8 @@ def iht(D, X, *, n_nonzero, step="normalized", max_iter=500, tol=1e-7,
     ----------
     D : ``(n_features, n_atoms)``, array or tensor
     X : ``(n_signals, n_features)`` or ``(n_features,)``
-    n_nonzero : int
-        The sparsity :math:`s` (required).
+    n_nonzero : int or array of int
+        The sparsity :math:`s` (required): one value, or one per signal.
     step : ``"normalized"`` or ``"fixed"``
     max_iter : int
     tol : float
@@ -405,7 +426,7 @@ def iht(D, X, *, n_nonzero, step="normalized", max_iter=500, tol=1e-7,
     array([ 3.,  0., -1.])
     """
     D, X2, squeeze, xp = _prepare(D, X)
-    s = _check_n_nonzero(n_nonzero, D)
+    _, s = _check_n_nonzero(n_nonzero, D, X2, xp)
     check_choice(step, "step", ("normalized", "fixed"))
     max_iter = check_scalar(max_iter, "max_iter", low=1, integer=True)
     tol = check_scalar(tol, "tol", low=0.0)
@@ -496,12 +517,11 @@ def _least_squares_on(xp, D, X2, C0, mask, p):
 def _support_pursuit(D, X, n_nonzero, max_iter, tol, variant):
     D, X2, squeeze, xp = _prepare(D, X)
     n_features, n_atoms = D.shape
-    s = _check_n_nonzero(n_nonzero, D, high=min(n_features, n_atoms))
+    s_max, s = _check_n_nonzero(n_nonzero, D, X2, xp, high=min(n_features, n_atoms))
     max_iter = check_scalar(max_iter, "max_iter", low=1, integer=True)
     tol = check_scalar(tol, "tol", low=0.0)
-    n_proxy = 2 * s if variant == "cosamp" else s
-    n_proxy = min(n_proxy, n_atoms)
-    p = min(n_proxy + s, n_atoms)
+    n_proxy = xp.clip(2 * s if variant == "cosamp" else s, None, n_atoms)
+    p = min((3 if variant == "cosamp" else 2) * s_max, n_atoms)
     C0 = X2 @ D
     H = xp.zeros((X2.shape[0], n_atoms), dtype=X2.dtype, device=device(X2))
     R = X2 * 1.0
@@ -519,7 +539,7 @@ def _support_pursuit(D, X, n_nonzero, max_iter, tol, variant):
         B = _least_squares_on(xp, D, X2, C0, merged, p)
         Hn = _hard_threshold_s(xp, B, s)
         if variant == "subspace":  # re-fit on the s atoms kept
-            Hn = _least_squares_on(xp, D, X2, C0, Hn != 0, s)
+            Hn = _least_squares_on(xp, D, X2, C0, Hn != 0, s_max)
         Rn = X2 - Hn @ D.T
         rn = _sq_norms(xp, Rn)
         if variant == "subspace":
@@ -563,8 +583,9 @@ def cosamp(D, X, *, n_nonzero, max_iter=100, tol=1e-7):
     ----------
     D : ``(n_features, n_atoms)``, array or tensor
     X : ``(n_signals, n_features)`` or ``(n_features,)``
-    n_nonzero : int
-        The sparsity :math:`s`, at most ``min(n_features, n_atoms)``.
+    n_nonzero : int or array of int
+        The sparsity :math:`s`, at most ``min(n_features, n_atoms)``: one value, or
+        one per signal.
     max_iter : int
     tol : float
         Stop a signal when :math:`\|r\|_2 \le \mathrm{tol}\,\|x\|_2` or when its code
@@ -601,8 +622,9 @@ def subspace_pursuit(D, X, *, n_nonzero, max_iter=100, tol=1e-7):
     ----------
     D : ``(n_features, n_atoms)``, array or tensor
     X : ``(n_signals, n_features)`` or ``(n_features,)``
-    n_nonzero : int
-        The sparsity :math:`s`, at most ``min(n_features, n_atoms)``.
+    n_nonzero : int or array of int
+        The sparsity :math:`s`, at most ``min(n_features, n_atoms)``: one value, or
+        one per signal.
     max_iter : int
     tol : float
         As in :func:`cosamp`.
