@@ -451,38 +451,41 @@ def iht(D, X, *, n_nonzero, step="normalized", max_iter=500, tol=1e-7,
         if not bool(xp.any(active)):
             break
         n_iter += 1
-        Gr = R @ D  # the negative gradient D^T (x - Dh)
+        # Only the signals still moving are computed; the others keep their codes.
+        act = active & active  # a copy: active is updated in place below
+        Ha, Ra, sa, supp = H[act, ...], R[act, ...], s[act], support[act, ...]
+        Gr = Ra @ D  # the negative gradient D^T (x - Dh)
         if step == "fixed":
-            mu = xp.full((n_signals,), 1.0 / L, dtype=dtype, device=device(X2))
+            mu = xp.full((Ha.shape[0],), 1.0 / L, dtype=dtype, device=device(X2))
         else:
-            gS = xp.where(support, Gr, xp.zeros_like(Gr))
+            gS = xp.where(supp, Gr, xp.zeros_like(Gr))
             num = _sq_norms(xp, gS)
             den = _sq_norms(xp, gS @ D.T)
             mu = xp.where(den > tiny, num / xp.where(den > tiny, den, 1.0),
                           xp.zeros_like(num))
-        Hn = _hard_threshold_s(xp, H + mu[:, None] * Gr, s)
+        Hn = _hard_threshold_s(xp, Ha + mu[:, None] * Gr, sa)
         if step == "normalized":
             for _ in range(60):  # backtracking while the support changes
-                new_support = Hn != 0
-                changed = xp.any(new_support != support, axis=1)
-                dH = Hn - H
+                changed = xp.any((Hn != 0) != supp, axis=1)
+                dH = Hn - Ha
                 num = _sq_norms(xp, dH)
                 den = _sq_norms(xp, dH @ D.T)
                 omega = (1.0 - c) * num / xp.where(den > tiny, den, 1.0)
-                bad = active & changed & (den > tiny) & (mu > omega)
+                bad = changed & (den > tiny) & (mu > omega)
                 if not bool(xp.any(bad)):
                     break
                 mu = xp.where(bad, mu / (kappa * (1.0 - c)), mu)
                 Hn = xp.where(bad[:, None],
-                              _hard_threshold_s(xp, H + mu[:, None] * Gr, s), Hn)
-        Hn = xp.where(active[:, None], Hn, H)
-        change = _sq_norms(xp, Hn - H)
-        H = Hn
-        support = H != 0
-        R = X2 - H @ D.T
-        rr = _sq_norms(xp, R)
+                              _hard_threshold_s(xp, Ha + mu[:, None] * Gr, sa), Hn)
+        change = _sq_norms(xp, Hn - Ha)
+        Rn = X2[act, ...] - Hn @ D.T
+        rn = _sq_norms(xp, Rn)
+        H[act, ...] = Hn
+        R[act, ...] = Rn
+        rr[act] = rn
+        support[act, ...] = Hn != 0
+        active[act] = (change > tol * tol * _sq_norms(xp, Hn)) & (rn > 0)
         objective.append(0.5 * _to_float_list(xp, rr))
-        active = active & (change > tol * tol * _sq_norms(xp, H)) & (rr > 0)
     _check_finite(xp, H, "iht")
     return _finish(xp, X2, H, squeeze, objective, n_iter, not bool(xp.any(active)),
                    {"solver": "iht", "step": step})
@@ -496,11 +499,14 @@ def _least_squares_on(xp, D, X2, C0, mask, p):
 
     Gathers the chosen columns into ``(n_signals, n_features, p)`` (padding slots get a
     zero column and a unit diagonal, hence a zero coefficient) and solves the normal
-    equations with a pseudo-inverse (a minimum-norm solution when the columns are
-    dependent). Returns dense codes.
+    equations by a batched solve. A relative ridge of ``100 * eps`` times the largest
+    diagonal entry keeps the solve defined when the chosen atoms are linearly dependent
+    (more atoms than features); it moves well-conditioned solutions by about as much as
+    round-off. Returns dense codes.
     """
     n_signals = X2.shape[0]
     n_features, n_atoms = D.shape
+    eps = float(np.finfo(np.float32 if "float32" in str(X2.dtype) else np.float64).eps)
     score = xp.astype(mask, X2.dtype)
     idx = xp.argsort(score, axis=1, descending=True, stable=True)[:, :p]
     valid = xp.take_along_axis(score, idx, axis=1)  # 1 for a real slot, 0 for padding
@@ -508,9 +514,11 @@ def _least_squares_on(xp, D, X2, C0, mask, p):
     DT = xp.permute_dims(DT, (1, 0, 2)) * valid[:, None, :]
     A = xp.permute_dims(DT, (0, 2, 1)) @ DT
     eye = xp.eye(p, dtype=X2.dtype, device=device(X2))
-    A = A + eye[None, :, :] * (1.0 - valid)[:, None, :]
+    scale = xp.max(xp.sum(DT * DT, axis=1), axis=1)
+    ridge = 100 * eps * xp.where(scale > 0, scale, xp.ones_like(scale))
+    A = A + eye[None, :, :] * ((1.0 - valid) + ridge[:, None])[:, None, :]
     rhs = xp.take_along_axis(C0, idx, axis=1) * valid
-    b = (xp.linalg.pinv(A) @ rhs[:, :, None])[:, :, 0] * valid
+    b = xp.linalg.solve(A, rhs[:, :, None])[:, :, 0] * valid
     return _scatter(xp, idx, b, n_atoms, X2)
 
 
@@ -534,35 +542,37 @@ def _support_pursuit(D, X, n_nonzero, max_iter, tol, variant):
         if not bool(xp.any(active)):
             break
         n_iter += 1
-        proxy = R @ D
-        merged = _top_mask(xp, proxy, n_proxy) | (H != 0)
-        B = _least_squares_on(xp, D, X2, C0, merged, p)
-        Hn = _hard_threshold_s(xp, B, s)
+        # Only the signals still moving are computed; the others keep their codes.
+        act = active & active  # a copy: active is updated in place below
+        Xa, Ha, Ra, sa, C0a = X2[act, ...], H[act, ...], R[act, ...], s[act], C0[act, ...]
+        merged = _top_mask(xp, Ra @ D, n_proxy[act]) | (Ha != 0)
+        B = _least_squares_on(xp, D, Xa, C0a, merged, p)
+        Hn = _hard_threshold_s(xp, B, sa)
         if variant == "subspace":  # re-fit on the s atoms kept
-            Hn = _least_squares_on(xp, D, X2, C0, Hn != 0, s_max)
-        Rn = X2 - Hn @ D.T
+            Hn = _least_squares_on(xp, D, Xa, C0a, Hn != 0, s_max)
+        Rn = Xa - Hn @ D.T
         rn = _sq_norms(xp, Rn)
         if variant == "subspace":
-            # Dai and Milenkovic stop when the residual no longer decreases.
-            worse = active & (rn >= rr)
+            # Dai and Milenkovic stop when the residual no longer decreases, keeping
+            # the previous code.
+            keep = rn < rr[act]
         else:
-            worse = xp.zeros_like(active)
-        keep = active & ~worse
-        change = _sq_norms(xp, Hn - H)
-        H = xp.where(keep[:, None], Hn, H)
-        R = xp.where(keep[:, None], Rn, R)
-        rr = xp.where(keep, rn, rr)
+            keep = xp.ones_like(rn, dtype=xp.bool)
+        change = xp.where(keep, _sq_norms(xp, Hn - Ha), xp.zeros_like(rn))
+        Hn = xp.where(keep[:, None], Hn, Ha)
+        H[act, ...] = Hn
+        R[act, ...] = xp.where(keep[:, None], Rn, Ra)
+        rr[act] = xp.where(keep, rn, rr[act])
+        stalled = change <= (tol * tol) * _sq_norms(xp, Hn)
+        active[act] = keep & (rr[act] > tol * tol * xx[act]) & ~stalled
         objective.append(0.5 * _to_float_list(xp, rr))
-        stalled = change <= (tol * tol) * _sq_norms(xp, H)
-        active = keep & (rr > tol * tol * xx) & ~stalled
     _check_finite(xp, H, variant)
     met = rr <= tol * tol * xx
-    return _finish(xp, X2, H, squeeze, objective, n_iter,
-                   bool(xp.all(met | ~active)) and not bool(xp.any(active)),
+    return _finish(xp, X2, H, squeeze, objective, n_iter, not bool(xp.any(active)),
                    {"solver": variant, "residual_met": met})
 
 
-def cosamp(D, X, *, n_nonzero, max_iter=100, tol=1e-7):
+def cosamp(D, X, *, n_nonzero, max_iter=50, tol=1e-7):
     r"""CoSaMP: compressive sampling matching pursuit.
 
     Approximates :math:`\min_h \tfrac12\|x - Dh\|_2^2` subject to
@@ -607,7 +617,7 @@ def cosamp(D, X, *, n_nonzero, max_iter=100, tol=1e-7):
     return _support_pursuit(D, X, n_nonzero, max_iter, tol, "cosamp")
 
 
-def subspace_pursuit(D, X, *, n_nonzero, max_iter=100, tol=1e-7):
+def subspace_pursuit(D, X, *, n_nonzero, max_iter=50, tol=1e-7):
     r"""Subspace pursuit: CoSaMP with :math:`s` new candidates and a second fit.
 
     Approximates :math:`\min_h \tfrac12\|x - Dh\|_2^2` subject to
