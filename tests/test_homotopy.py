@@ -1,5 +1,8 @@
 """Tests of the homotopy (LARS-lasso) solver against scikit-learn and cvxpy."""
 
+import tempfile
+from pathlib import Path
+
 import numpy as np
 import pytest
 from sklearn.linear_model import Lasso, lars_path
@@ -145,8 +148,9 @@ def test_compiled_walk_equals_the_uncompiled_walk(shape, lam):
         events = np.zeros(10_002, np.int64)
         steps, status, lam_max, k = _lars.walk.py_func(
             G, b, lam, 10_000, 0.5 * x @ x, h, c, a, d, rhs, w, idx, sgn,
-            np.zeros(p, bool), gbuf, np.zeros((kcap, kcap)), np.empty(10_001),
-            np.empty(10_001), np.empty((10_001, p)), events)
+            np.zeros(p), gbuf, np.zeros((kcap, kcap)), np.empty(10_001),
+            np.empty(10_001), np.empty((10_001, p)), events, D, x,
+            np.empty(D.shape[0]), False)
         assert status == _lars.DONE
         assert res.extra["n_steps"][i] == steps
         assert res.extra["lambda_max"][i] == pytest.approx(lam_max, rel=1e-14)
@@ -219,3 +223,38 @@ def test_blocks_of_signals_on_two_cores_give_the_same_codes():
     np.testing.assert_array_equal(two.extra["n_steps"], one.extra["n_steps"])
     # the per-step objectives are summed block by block: equal up to the order of sums
     np.testing.assert_allclose(two.objective, one.objective, rtol=1e-13)
+
+
+def test_the_same_walk_runs_without_numba():
+    """Numba is optional: with it unimportable, the same walk runs as plain Python."""
+    import subprocess
+    import sys
+
+    code = """
+import sys
+class Block:
+    def find_spec(self, name, path=None, target=None):
+        if name == "numba" or name.startswith("numba."):
+            raise ImportError("numba blocked")
+sys.meta_path.insert(0, Block())
+import numpy as np
+from sparsecoding import _lars
+from sparsecoding.homotopy import homotopy
+assert not _lars.HAVE_NUMBA
+rng = np.random.default_rng(0)
+D = rng.standard_normal((10, 15)); D /= np.linalg.norm(D, axis=0)
+X = rng.standard_normal((5, 10))
+res = homotopy(D, X, 0.1)
+np.save(sys.argv[1], res.codes)
+print(res.converged)
+"""
+    out = Path(tempfile.mkdtemp()) / "codes.npy"
+    proc = subprocess.run([sys.executable, "-W", "error", "-c", code, str(out)],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "True"
+    rng = np.random.default_rng(0)
+    D = rng.standard_normal((10, 15))
+    D /= np.linalg.norm(D, axis=0)
+    X = rng.standard_normal((5, 10))
+    np.testing.assert_allclose(np.load(out), homotopy(D, X, 0.1).codes, atol=1e-12)

@@ -21,7 +21,7 @@ from .prox import (
     sparsemax_jacobian,
 )
 from .dictionary import learn_dictionary, normalize_columns
-from .duality import duality_gap, kkt_violation
+from .duality import duality_gap, gap_safe_screen, kkt_violation
 from .greedy import cosamp, iht, matching_pursuit, omp, subspace_pursuit
 from .homotopy import homotopy
 from .solvers import (
@@ -43,6 +43,7 @@ __all__ = [
     "continuation_ista",
     "cosamp",
     "duality_gap",
+    "gap_safe_screen",
     "fista",
     "hard_threshold",
     "homotopy",

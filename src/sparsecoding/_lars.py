@@ -29,9 +29,16 @@ possibly at once. An atom that has just left may join again at the next breakpoi
 changed), but not by a step of zero length: that guard keeps degenerate breakpoints
 from cycling.
 
-After the walk the code is polished on its final active set and signs, and its
-relative duality gap and optimality (KKT) violation are computed from the Gram
-quantities; the caller decides with them whether the signal is solved.
+After the walk the code is polished on its final active set and signs. Its relative
+duality gap and KKT violation are computed from the correlations the walk keeps
+(``gap_and_kkt``), and the caller decides with them whether the signal is solved. When
+the atoms' norms span orders of magnitude, correlations kept as :math:`b - Gh` lose
+their digits; there the walk computes them from the residual :math:`x - Dh` itself
+(``needs_residual``).
+
+A long step (to below a thousandth of the current level, as to a tiny :math:`\lambda`) is taken
+in the exact form of the segment (``precise_step``), so that the next level is not
+computed as a difference of two large numbers.
 
 Without Numba the same functions run as plain Python and NumPy (slowly, but the
 same algorithm). With Numba they are compiled once, cached next to this file, and run
@@ -96,53 +103,61 @@ def chol_solve(Lc, k, rhs, out):
 
 
 @_jit
-def join_step(c, a, level, active, just_dropped, gbuf):
+def join_step(c, a, level, blocked, just_dropped, gbuf):
     """The smallest step ``gamma >= 0`` at which an inactive atom joins; its index.
 
-    ``gbuf`` receives each atom's step (``inf`` for active atoms). The just-dropped atom
-    may join only by a step longer than the guard (no zero-length cycle).
+    ``blocked`` is ``0`` for an inactive atom and ``inf`` for an active one; ``gbuf``
+    receives each atom's step. Branch-free passes, so that the compiler vectorises
+    them. The just-dropped atom may join only by a step longer than the guard (no
+    zero-length cycle).
     """
     p = c.shape[0]
-    guard = 1e-12 * max(level, 1e-300)
     for j in range(p):
+        den1 = 1.0 - a[j]
+        den2 = 1.0 + a[j]
+        ok1 = den1 > 1e-14
+        ok2 = den2 > 1e-14
+        g1 = max((level - c[j]) / (den1 if ok1 else 1.0), 0.0)
+        g2 = max((level + c[j]) / (den2 if ok2 else 1.0), 0.0)
+        g1 = g1 if ok1 else np.inf
+        g2 = g2 if ok2 else np.inf
+        gbuf[j] = min(g1, g2) + blocked[j]
+    if just_dropped >= 0:
+        j = just_dropped
+        guard = 1e-12 * level
         g = np.inf
-        if not active[j]:
-            den1 = 1.0 - a[j]
-            den2 = 1.0 + a[j]
-            if den1 > 1e-14:
-                g1 = (level - c[j]) / den1
-                g = max(g1, 0.0)
-            if den2 > 1e-14:
-                g2 = max((level + c[j]) / den2, 0.0)
-                if g2 < g:
-                    g = g2
-            if j == just_dropped and g <= guard:
-                # only a later root: recompute without the zero-length ones
-                g = np.inf
-                if den1 > 1e-14:
-                    g1 = (level - c[j]) / den1
-                    if g1 > guard:
-                        g = g1
-                if den2 > 1e-14:
-                    g2 = (level + c[j]) / den2
-                    if g2 > guard and g2 < g:
-                        g = g2
-        gbuf[j] = g
+        den1 = 1.0 - a[j]
+        den2 = 1.0 + a[j]
+        if den1 > 1e-14:
+            g1 = (level - c[j]) / den1
+            if g1 > guard:
+                g = g1
+        if den2 > 1e-14:
+            g2 = (level + c[j]) / den2
+            if g2 > guard and g2 < g:
+                g = g2
+        gbuf[j] = g + blocked[j]
     best = np.inf
-    jbest = -1
     for j in range(p):
-        if gbuf[j] < best:
-            best = gbuf[j]
-            jbest = j
+        best = min(best, gbuf[j])
+    jbest = -1
+    if best < np.inf:
+        for j in range(p):
+            if gbuf[j] == best:
+                jbest = j
+                break
     return best, jbest
 
 
 @_jit
-def gap_and_kkt(b, c, h, idx, sgn, k, lam, half_xx):
-    """Relative duality gap and relative KKT violation from the Gram quantities.
+def gap_and_kkt(b, c, h, idx, k, lam, half_xx):
+    r"""Primal objective, relative duality gap and relative KKT violation of ``h``.
 
-    With :math:`c = b - Gh`: :math:`\\|r\\|^2 = \\|x\\|^2 - b^\\top h - c^\\top h` and
-    :math:`x^\\top r = \\|x\\|^2 - b^\\top h`.
+    From the correlations :math:`c = D^\top(x - Dh)` the walk keeps:
+    :math:`\|r\|^2 = \|x\|^2 - b^\top h - c^\top h` and
+    :math:`x^\top r = \|x\|^2 - b^\top h`, with :math:`b = D^\top x`; the dual point
+    is the residual scaled into :math:`\|D^\top\theta\|_\infty \le \lambda`, as in
+    :mod:`sparsecoding.duality`. O(n_atoms) work.
     """
     p = b.shape[0]
     bh = 0.0
@@ -158,9 +173,14 @@ def gap_and_kkt(b, c, h, idx, sgn, k, lam, half_xx):
     xr = xx - bh
     cmax = 0.0
     bmax = 0.0
+    viol = 0.0
     for j in range(p):
         cmax = max(cmax, abs(c[j]))
         bmax = max(bmax, abs(b[j]))
+        if h[j] == 0.0:
+            viol = max(viol, abs(c[j]) - lam)
+        else:
+            viol = max(viol, abs(c[j] - (lam if h[j] > 0.0 else -lam)))
     primal = 0.5 * rr + lam * l1
     if lam > 0.0:
         scale = 1.0 if cmax <= lam else lam / cmax
@@ -169,26 +189,114 @@ def gap_and_kkt(b, c, h, idx, sgn, k, lam, half_xx):
     dual = scale * xr - 0.5 * scale * scale * rr
     gap = max(primal - dual, 0.0)
     rel = gap / half_xx if half_xx > 0.0 else 0.0
-    # KKT: |c_j| <= lam off the support, c_j = lam s_j on it
-    viol = 0.0
-    for j in range(p):
-        v = abs(c[j]) - lam
-        if v > viol and h[j] == 0.0:
-            viol = v
-    for m in range(k):
-        j = idx[m]
-        if h[j] != 0.0:
-            s = 1.0 if h[j] > 0.0 else -1.0
-            v = abs(c[j] - lam * s)
-            if v > viol:
-                viol = v
     kkt = viol / bmax if bmax > 0.0 else 0.0
     return primal, rel, kkt
 
 
 @_jit
-def walk(G, b, lam, max_steps, half_xx, h, c, a, d, rhs, w, idx, sgn, active, gbuf,
-         Lc, obj, rec_lam, rec_h, rec_event):
+def image_of_active(D, idx, k, coef, out):
+    """``out = D[:, idx[:k]] @ coef[:k]``."""
+    f = D.shape[0]
+    for q in range(f):
+        out[q] = 0.0
+    for m in range(k):
+        j = idx[m]
+        cm = coef[m]
+        for q in range(f):
+            out[q] += D[q, j] * cm
+
+
+@_jit
+def correlate(D, v, out):
+    """``out = D.T @ v``, along the rows of ``D``."""
+    f, p = D.shape
+    for j in range(p):
+        out[j] = 0.0
+    for q in range(f):
+        vq = v[q]
+        for j in range(p):
+            out[j] += D[q, j] * vq
+
+
+@_jit
+def residual_correlations(D, x, h, idx, k, r, c):
+    """``c = D.T @ (x - D h)`` from the residual itself (``h`` zero off ``idx[:k]``)."""
+    f = D.shape[0]
+    for q in range(f):
+        r[q] = x[q]
+    for m in range(k):
+        j = idx[m]
+        hj = h[j]
+        for q in range(f):
+            r[q] -= D[q, j] * hj
+    correlate(D, r, c)
+
+
+@_jit
+def precise_step(G, b, Lc, lam, level, k, idx, sgn, d, a, h, c, blocked, just_dropped,
+                 rhs, u, D, x, r, resid):
+    r"""One step in the exact form of the segment, for long steps.
+
+    On the segment, :math:`h_A(t) = u - t d` with :math:`u = G_{AA}^{-1} b_A` and
+    :math:`d = G_{AA}^{-1} s`, and :math:`c(t) = e + t a` with
+    :math:`e = b - G_{:,A} u`. The next level is the largest :math:`t < \ell` among
+    :math:`t = \sigma e_j/(1 - \sigma a_j)` (an atom joins), :math:`t = u_m/d_m` (a
+    coefficient reaches zero) and :math:`\lambda` (the end), each computed without a
+    subtraction from :math:`\ell`. Updates ``h`` and ``c`` in place; returns
+    ``(t, event, j_add, m_drop)`` with event 0 (end), 1 (join) or 2 (leave).
+    """
+    p = b.shape[0]
+    for m in range(k):
+        rhs[m] = b[idx[m]]
+    chol_solve(Lc, k, rhs, u)
+    # e = b - G[:, A] u (or D^T (x - D_A u)), kept in c until t is known
+    if resid:
+        image_of_active(D, idx, k, u, r)
+        for q in range(r.shape[0]):
+            r[q] = x[q] - r[q]
+        correlate(D, r, c)
+    else:
+        for j in range(p):
+            c[j] = b[j]
+        for m in range(k):
+            row = G[idx[m]]
+            um = u[m]
+            for j in range(p):
+                c[j] -= row[j] * um
+    guard = level * (1.0 - 1e-12)
+    t_best = lam
+    event = 0
+    j_add = -1
+    m_drop = -1
+    for m in range(k):
+        if sgn[m] * d[m] < 0.0:
+            t = u[m] / d[m]
+            if t < level and t > t_best:
+                t_best = t
+                event = 2
+                m_drop = m
+    for j in range(p):
+        if blocked[j] != 0.0:
+            continue
+        for sigma in (1.0, -1.0):
+            den = 1.0 - sigma * a[j]
+            if den > 1e-14:
+                t = sigma * c[j] / den
+                limit = guard if j == just_dropped else level
+                if t < limit and t > t_best:
+                    t_best = t
+                    event = 1
+                    j_add = j
+    for m in range(k):
+        h[idx[m]] = u[m] - t_best * d[m]
+    for j in range(p):
+        c[j] += t_best * a[j]
+    return t_best, event, j_add, m_drop
+
+
+@_jit
+def walk(G, b, lam, max_steps, half_xx, h, c, a, d, rhs, w, idx, sgn, blocked, gbuf,
+         Lc, obj, rec_lam, rec_h, rec_event, D, x, r, resid):
     """Follow the path of one signal down to ``lam``.
 
     Returns ``(steps, status, lam_max, k)`` with ``k`` the final number of active atoms
@@ -204,7 +312,7 @@ def walk(G, b, lam, max_steps, half_xx, h, c, a, d, rhs, w, idx, sgn, active, gb
     for j in range(p):
         c[j] = b[j]
         h[j] = 0.0
-        active[j] = False
+        blocked[j] = 0.0
         v = abs(b[j])
         if v > lam_max:
             lam_max = v
@@ -221,7 +329,7 @@ def walk(G, b, lam, max_steps, half_xx, h, c, a, d, rhs, w, idx, sgn, active, gb
         return 0, DEGENERATE, lam_max, 0
     idx[0] = j0
     sgn[0] = 1.0 if c[j0] > 0 else -1.0
-    active[j0] = True
+    blocked[j0] = np.inf
     if n_rec > 1:
         rec_event[1] = j0 + 1
     k = 1
@@ -231,14 +339,18 @@ def walk(G, b, lam, max_steps, half_xx, h, c, a, d, rhs, w, idx, sgn, active, gb
     status = MAX_STEPS
     while True:
         chol_solve(Lc, k, sgn, d)
-        for j in range(p):
-            a[j] = 0.0
-        for m in range(k):
-            row = G[idx[m]]
-            dm = d[m]
+        if resid:
+            image_of_active(D, idx, k, d, r)
+            correlate(D, r, a)
+        else:
             for j in range(p):
-                a[j] += row[j] * dm
-        gamma_add, j_add = join_step(c, a, level, active, just_dropped, gbuf)
+                a[j] = 0.0
+            for m in range(k):
+                row = G[idx[m]]
+                dm = d[m]
+                for j in range(p):
+                    a[j] += row[j] * dm
+        gamma_add, j_add = join_step(c, a, level, blocked, just_dropped, gbuf)
         # an active coefficient reaches zero while moving towards it
         gamma_drop = np.inf
         m_drop = -1
@@ -250,11 +362,27 @@ def walk(G, b, lam, max_steps, half_xx, h, c, a, d, rhs, w, idx, sgn, active, gb
                     m_drop = m
         gamma_end = level - lam
         gamma = min(gamma_add, gamma_drop, gamma_end)
-        for m in range(k):
-            h[idx[m]] += gamma * d[m]
-        for j in range(p):
-            c[j] -= gamma * a[j]
-        level -= gamma
+        event = 0  # 0: the end, 1: an atom joins, 2: an atom leaves
+        if gamma < gamma_end:
+            event = 2 if gamma_drop <= gamma_add else 1
+        if gamma > 0.999 * level:
+            # a long step, to a level below a thousandth of this one: level - gamma
+            # would lose the digits of the next level (a tiny lam, or levels spanning
+            # many orders of magnitude); take it in the exact form h_A(t) = u - t d,
+            # c(t) = e + t a, with the next level t computed directly (precise_step)
+            t, event, j_add, m_drop = precise_step(G, b, Lc, lam, level, k, idx, sgn, d,
+                                                   a, h, c, blocked, just_dropped, rhs, w,
+                                                   D, x, r, resid)
+            level = t
+        else:
+            for m in range(k):
+                h[idx[m]] += gamma * d[m]
+            if resid:
+                residual_correlations(D, x, h, idx, k, r, c)
+            else:
+                for j in range(p):
+                    c[j] -= gamma * a[j]
+            level -= gamma
         steps += 1
         bh = 0.0
         ch = 0.0
@@ -269,15 +397,15 @@ def walk(G, b, lam, max_steps, half_xx, h, c, a, d, rhs, w, idx, sgn, active, gb
             rec_lam[steps] = level
             for j in range(p):
                 rec_h[steps, j] = h[j]
-        if gamma == gamma_end:
+        if event == 0:
             status = DONE
             break
         if steps >= max_steps:
             break
-        if gamma_drop <= gamma_add:
+        if event == 2:
             jd = idx[m_drop]
             h[jd] = 0.0
-            active[jd] = False
+            blocked[jd] = 0.0
             for m in range(m_drop, k - 1):
                 idx[m] = idx[m + 1]
                 sgn[m] = sgn[m + 1]
@@ -300,7 +428,7 @@ def walk(G, b, lam, max_steps, half_xx, h, c, a, d, rhs, w, idx, sgn, active, gb
                     return steps, DEGENERATE, lam_max, 0
                 idx[0] = jn
                 sgn[0] = 1.0 if c[jn] > 0 else -1.0
-                active[jn] = True
+                blocked[jn] = np.inf
                 k = 1
             for m in range(k):  # rebuild the factor
                 if not chol_append(G, idx, m, idx[m], Lc, w):
@@ -310,7 +438,7 @@ def walk(G, b, lam, max_steps, half_xx, h, c, a, d, rhs, w, idx, sgn, active, gb
                 return steps, DEGENERATE, lam_max, k
             idx[k] = j_add
             sgn[k] = -1.0 if c[j_add] < 0 else 1.0
-            active[j_add] = True
+            blocked[j_add] = np.inf
             k += 1
             just_dropped = -1
             if steps + 1 < n_rec:
@@ -328,16 +456,28 @@ def walk(G, b, lam, max_steps, half_xx, h, c, a, d, rhs, w, idx, sgn, active, gb
             for m in range(k):
                 h[idx[m]] = w[m]
             # correlations of the polished code: c = b - G h
-            for j in range(p):
-                c[j] = b[j]
-            for m in range(k):
-                row = G[idx[m]]
-                hm = w[m]
+            if resid:
+                residual_correlations(D, x, h, idx, k, r, c)
+            else:
                 for j in range(p):
-                    c[j] -= row[j] * hm
+                    c[j] = b[j]
+                for m in range(k):
+                    row = G[idx[m]]
+                    hm = w[m]
+                    for j in range(p):
+                        c[j] -= row[j] * hm
             if steps < n_rec:
                 for j in range(p):
                     rec_h[steps, j] = h[j]
+            bh = 0.0
+            ch = 0.0
+            l1 = 0.0
+            for m in range(k):
+                jj = idx[m]
+                bh += b[jj] * h[jj]
+                ch += c[jj] * h[jj]
+                l1 += abs(h[jj])
+            obj[steps] = 0.5 * max(2.0 * half_xx - bh - ch, 0.0) + lam * l1
     return steps, status, lam_max, k
 
 
@@ -360,7 +500,7 @@ def gram(D):
 
 @_jit
 def walk_all(D, X, G, lam, max_steps, kcap, H, steps, status, lam_max, rel_gap, kkt,
-             obj_sum, final_obj):
+             obj_sum, final_obj, resid):
     """Every row of ``X``: correlations, the walk, its certificates, and the objective
     after each step summed over the rows (``obj_sum``; a row that finished early adds its
     final value to the later entries through ``final_obj``, the caller completes it)."""
@@ -374,13 +514,14 @@ def walk_all(D, X, G, lam, max_steps, kcap, H, steps, status, lam_max, rel_gap, 
     w = np.empty(kcap)
     idx = np.empty(kcap, np.int64)
     sgn = np.empty(kcap)
-    active = np.zeros(p, np.bool_)
+    blocked = np.zeros(p)
     gbuf = np.empty(p)
     Lc = np.zeros((kcap, kcap))
     obj = np.empty(max_steps + 1)
     rec_lam = np.empty(0)
     rec_h = np.empty((0, p))
     rec_event = np.empty(0, np.int64)
+    r = np.empty(f)
     for i in range(n):
         x = X[i]
         xx = 0.0
@@ -394,23 +535,30 @@ def walk_all(D, X, G, lam, max_steps, kcap, H, steps, status, lam_max, rel_gap, 
                 b[j] += D[q, j] * xq
         h = H[i]
         st_, s_, lm, k = walk(G, b, lam, max_steps, 0.5 * xx, h, c, a, d, rhs, w, idx,
-                              sgn, active, gbuf, Lc, obj, rec_lam, rec_h, rec_event)
+                              sgn, blocked, gbuf, Lc, obj, rec_lam, rec_h, rec_event, D, x,
+                              r, resid)
         steps[i] = st_
         status[i] = s_
         lam_max[i] = lm
-        primal, rg, kv = gap_and_kkt(b, c, h, idx, sgn, k, lam, 0.5 * xx)
-        rel_gap[i] = rg
-        kkt[i] = kv
-        obj[st_] = primal
+        _, rel_gap[i], kkt[i] = gap_and_kkt(b, c, h, idx, k, lam, 0.5 * xx)
         for s in range(st_ + 1):
             obj_sum[s] += obj[s]
-        final_obj[st_ + 1] += primal
+        final_obj[st_ + 1] += obj[st_]
+
+
+def needs_residual(D):
+    """Whether to compute correlations from residuals: when the atoms' norms differ by
+    more than a factor of 1000, the Gram form loses the digits of the small ones."""
+    norms = np.sqrt(np.einsum("ij,ij->j", D, D))
+    top = norms.max() if norms.size else 0.0
+    return bool(top > 0 and norms.min() < 1e-3 * top)
 
 
 def homotopy_batch(D, X, lam, max_steps):
     """Run the walk for every row of ``X`` (float64 arrays).
 
-    Returns ``H, steps, status, lam_max, rel_gap, kkt, objective`` where ``objective[s]``
+    Returns ``H, steps, status, lam_max, rel_gap, kkt, objective`` (the relative
+    duality gap and KKT violation of each row, see ``gap_and_kkt``), where ``objective[s]``
     is the objective summed over the rows after ``s`` steps (a row that finished keeps
     its final value), of length ``max(steps) + 1``.
 
@@ -433,6 +581,7 @@ def homotopy_batch(D, X, lam, max_steps):
     rel_gap = np.zeros(n)
     kkt = np.zeros(n)
     G = gram(D)
+    resid = needs_residual(D)
     n_workers = workers() if HAVE_NUMBA else 1
     n_blocks = max(1, min(4 * n_workers, n // 64)) if n_workers > 1 else 1
     bounds = np.linspace(0, n, n_blocks + 1).astype(np.int64)
@@ -442,7 +591,8 @@ def homotopy_batch(D, X, lam, max_steps):
     def run(blk):
         s = slice(bounds[blk], bounds[blk + 1])
         walk_all(D, X[s], G, float(lam), int(max_steps), kcap, H[s], steps[s],
-                 status[s], lam_max[s], rel_gap[s], kkt[s], sums[blk], finals[blk])
+                 status[s], lam_max[s], rel_gap[s], kkt[s], sums[blk], finals[blk],
+                 resid)
 
     map_on_cores(run, range(n_blocks), n_workers)
     last = int(steps.max()) if n else 0
@@ -466,7 +616,7 @@ def homotopy_record(D, x, lam, max_steps):
     c, a, gbuf = np.empty(p), np.empty(p), np.empty(p)
     d, rhs, w, sgn = np.empty(kcap), np.empty(kcap), np.empty(kcap), np.empty(kcap)
     idx = np.empty(kcap, np.int64)
-    active = np.zeros(p, np.bool_)
+    blocked = np.zeros(p)
     Lc = np.zeros((kcap, kcap))
     obj = np.empty(max_steps + 1)
     rec_lam = np.zeros(max_steps + 1)
@@ -474,8 +624,8 @@ def homotopy_record(D, x, lam, max_steps):
     rec_event = np.zeros(max_steps + 2, np.int64)
     half_xx = 0.5 * float(x @ x)
     steps, status, _, k = walk(G, b, float(lam), int(max_steps), half_xx, h, c, a, d,
-                               rhs, w, idx, sgn, active, gbuf, Lc, obj, rec_lam, rec_h,
-                               rec_event)
-    _, rel_gap, kkt = gap_and_kkt(b, c, h, idx, sgn, k, float(lam), half_xx)
+                               rhs, w, idx, sgn, blocked, gbuf, Lc, obj, rec_lam, rec_h,
+                               rec_event, D, x, np.empty(f), needs_residual(D))
+    _, rel_gap, kkt = gap_and_kkt(b, c, h, idx, k, float(lam), half_xx)
     return (rec_lam[: steps + 1], rec_h[: steps + 1], rec_event[: steps + 1], status,
-            rel_gap, kkt, h)
+            rel_gap, kkt)
