@@ -32,6 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._validation import check_array, check_scalar
+from .greedy import omp
 
 __all__ = ["GreedyDictionaryResult", "mod", "ksvd"]
 
@@ -66,26 +67,10 @@ class GreedyDictionaryResult:
 
 
 def _omp_codes(D, X, n_nonzero):
-    """OMP codes of the rows of ``X``, ``n_nonzero`` atoms each: the package's batched
-    :func:`sparsecoding.greedy.omp` where it exists, else scikit-learn's
-    ``orthogonal_mp`` (one signal at a time, with the Gram matrix precomputed). The
-    one place to swap the pursuit."""
-    try:
-        from .greedy import omp
-    except ImportError:
-        omp = None
-    if omp is not None:
-        return np.asarray(omp(D, X, n_nonzero=n_nonzero).codes, dtype=D.dtype)
-    import warnings
-
-    from sklearn.linear_model import orthogonal_mp
-
-    with warnings.catch_warnings():
-        # a signal represented exactly by fewer atoms stops early: not an error here
-        warnings.filterwarnings("ignore", message=".*linear dependence",
-                                category=RuntimeWarning)
-        H = orthogonal_mp(D, X.T, n_nonzero_coefs=n_nonzero, precompute=True)
-    return np.asarray(H, dtype=D.dtype).reshape(D.shape[1], -1).T
+    """OMP codes of the rows of ``X``, ``n_nonzero`` atoms each, by the package's
+    batched :func:`sparsecoding.greedy.omp` (tested against scikit-learn's
+    ``orthogonal_mp``). The one place that chooses the pursuit."""
+    return np.asarray(omp(D, X, n_nonzero=n_nonzero).codes, dtype=D.dtype)
 
 
 def _check(X, n_atoms, n_nonzero, n_iter, init, seed):
