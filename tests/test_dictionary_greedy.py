@@ -57,13 +57,18 @@ def test_codes_are_omp_codes_of_the_initial_dictionary():
 
 
 def test_ksvd_recovers_a_known_dictionary():
-    # the synthetic experiment of Aharon, Elad and Bruckstein (2006), smaller and
-    # without noise: 3-sparse combinations of 40 random atoms in dimension 20
-    X, D_true = _synthetic(20, 40, 1200, 3, noise=0.0, seed=0)
-    res = ksvd(X, 40, n_nonzero=3, n_iter=50, seed=0)
-    assert _recovered(res.D, D_true) >= 0.9
+    # the synthetic experiment of Aharon, Elad and Bruckstein (2006): 3-sparse
+    # combinations of 50 random atoms in dimension 20, 1500 signals, noise, 80
+    # alternations; like the paper, averaged over trials (a single trial can stop in a
+    # local minimum with a few atoms merged)
+    recovered = []
+    for seed in range(5):
+        X, D_true = _synthetic(20, 50, 1500, 3, noise=0.01, seed=seed)
+        res = ksvd(X, 50, n_nonzero=3, n_iter=80, seed=0)
+        recovered.append(_recovered(res.D, D_true))
+    assert np.mean(recovered) >= 0.9 and min(recovered) >= 0.85
     # compared with the truth, not with itself: the start (signals) recovers nothing
-    start = X[np.random.default_rng(0).choice(len(X), 40, replace=False)].T
+    start = X[np.random.default_rng(0).choice(len(X), 50, replace=False)].T
     assert _recovered(start / np.linalg.norm(start, axis=0), D_true) < 0.1
 
 
