@@ -39,8 +39,6 @@ def add_quiz(notebook: Path) -> bool:
     cell = nbformat.v4.new_code_cell(CODE.format(name=notebook.stem))
     cell.metadata["tags"] = ["remove-input", TAG]
     nb.cells += [heading, cell]
-    for c in nb.cells:  # nbformat 4.5 wants cell ids; keep the notebook valid
-        c.pop("id", None) if nb.nbformat_minor < 5 else None
     nbformat.write(nb, notebook)
     return True
 

@@ -36,6 +36,7 @@ import copy
 import io
 import json
 import re
+import uuid
 import zipfile
 from pathlib import Path
 
@@ -123,16 +124,20 @@ def test_file(label: str, checks: list[str], reads: list[str]) -> str:
     )
 
 
+def _id() -> str:
+    return uuid.uuid4().hex[:8]
+
+
 def _code_cell(source: str, tags=()) -> dict:
-    cell = {"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [],
-            "source": source}
+    cell = {"cell_type": "code", "execution_count": None, "id": _id(), "metadata": {},
+            "outputs": [], "source": source}
     if tags:
         cell["metadata"]["tags"] = list(tags)
     return cell
 
 
 def _markdown_cell(source: str) -> dict:
-    return {"cell_type": "markdown", "metadata": {}, "source": source}
+    return {"cell_type": "markdown", "id": _id(), "metadata": {}, "source": source}
 
 
 def student_notebook(nb: dict, chapter: str) -> tuple[dict, dict[str, str], list[dict]]:
@@ -179,6 +184,9 @@ def student_notebook(nb: dict, chapter: str) -> tuple[dict, dict[str, str], list
         if new["cell_type"] == "code":
             new["outputs"], new["execution_count"] = [], None
         cells.append(new)
+    if out.get("nbformat_minor", 0) < 5:  # cell ids exist from nbformat 4.5 on
+        for cell in cells:
+            cell.pop("id", None)
     out["cells"] = cells
     return out, tests, exercises
 
