@@ -47,11 +47,12 @@ async () => {
 
 
 def toc_pages(root: Path = ROOT) -> list[str]:
-    """The HTML pages of the book in reading order: the root page, then the toc's files."""
+    """The HTML pages of the book in reading order: the root page, then the toc's files
+    (``index.html`` only redirects to the root page)."""
     import yaml
 
     toc = yaml.safe_load((root / "_toc.yml").read_text())
-    pages = ["index.html"]
+    pages = [f"{Path(toc['root']).with_suffix('').as_posix()}.html"]
 
     def walk(node):
         if isinstance(node, dict):
@@ -121,7 +122,7 @@ def print_book(html: Path, output: Path, chromium: str = CHROMIUM,
             for p in reader.pages:
                 writer.add_page(p)
             title = " ".join(info["title"].replace("#", "").split())
-            writer.add_outline_item(title, first)
+            writer.add_outline_item(title=title, page_number=first)
             contents.append({"page": name, "title": title, "first_page": first,
                              "n_pages": len(reader.pages), "images": info["images"]})
             page.emulate_media(media="screen")
