@@ -27,7 +27,8 @@ book_pdf = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(book_pdf)
 #: A generous bound: the small-scale book prints to a few hundred A4 pages.
 MAX_PAGES = 2000
-RAW_TEX = re.compile(r"\\(frac|mathbb|operatorname|begin\{|lambda\b|sum_)")
+#: Math delimiters that MathJax consumes when it typesets (code listings keep their TeX).
+RAW_TEX = re.compile(r"\\\(|\\\)|\\\[|\\\]|\$\$")
 
 
 def _norm(text: str) -> str:
