@@ -1,38 +1,75 @@
-r"""Compiled kernel of the homotopy (LARS-lasso) path, many signals in parallel.
+r"""The homotopy (LARS-lasso) walk: the one implementation, compiled when Numba is there.
 
-The walk is the one of :func:`sparsecoding.homotopy._path_one`, written for Numba on
-the Gram matrix :math:`G = D^\top D` and the correlations :math:`b = D^\top x`, so that
-no step touches the dictionary itself:
+The walk of :func:`sparsecoding.homotopy.homotopy` and
+:func:`sparsecoding.homotopy.homotopy_path`, written on the Gram matrix
+:math:`G = D^\top D` and the correlations :math:`b = D^\top x`, so that no step touches
+the dictionary itself:
 
-* the correlations :math:`c = b - G h` are updated in place, :math:`c \leftarrow c -
-  \gamma\, G_{:,A} d`, one product with the active columns of :math:`G` per step;
+* the correlations :math:`c = b - G h` are updated in place,
+  :math:`c \leftarrow c - \gamma\, G_{:,A} d`, one product with the active columns of
+  :math:`G` per step;
 * the direction :math:`d = (G_{AA})^{-1} s` comes from a Cholesky factor of
   :math:`G_{AA}` that grows by one row when an atom joins (a triangular solve) and is
-  rebuilt when one leaves (rare);
+  rebuilt when one leaves;
 * blocks of signals are shared among the cores in Python threads (see ``_threads``).
 
-A signal whose active Gram matrix stops being positive definite (an atom in the span of
-the active ones: duplicate atoms, or more active atoms than features) is reported, and
-the caller finishes it with the NumPy walk, which falls back to least squares. The
-test ``test_homotopy.py::test_compiled_walk_equals_the_numpy_walk`` checks that both
-walks take the same steps and give the same codes.
+Events at a breakpoint
+----------------------
+An inactive atom :math:`j` joins when :math:`|c_j - \gamma a_j| = \ell - \gamma`
+(:math:`\ell` the current level of :math:`\lambda`, :math:`a = G_{:,A} d`); for the
+sign :math:`\sigma = \pm1` this happens at
+:math:`\gamma = (\ell - \sigma c_j)/(1 - \sigma a_j)` when the denominator is positive
+(the correlation then gains on the level). A step of zero length is allowed: an atom
+whose correlation is already at the level and gaining joins at once, so that atoms
+tied at a breakpoint (or at :math:`\lambda_{\max}`) all join, one after the other, as
+long as the path needs them. An active coefficient leaves when it reaches zero while
+moving towards it, at :math:`\gamma = -h_m/d_m` with :math:`s_m d_m < 0`, again
+possibly at once. An atom that has just left may join again at the next breakpoint
+(the path can need it back immediately, with the opposite sign or after the direction
+changed), but not by a step of zero length: that guard keeps degenerate breakpoints
+from cycling.
 
-Numba is imported only when the kernel is first used; it compiles once and caches the
-machine code next to this file.
+After the walk the code is polished on its final active set and signs. Its relative
+duality gap and KKT violation are computed from the correlations the walk keeps
+(``gap_and_kkt``), and the caller decides with them whether the signal is solved. When
+the atoms' norms span orders of magnitude, correlations kept as :math:`b - Gh` lose
+their digits; there the walk computes them from the residual :math:`x - Dh` itself
+(``needs_residual``).
+
+A long step (to below a thousandth of the current level, as to a tiny :math:`\lambda`) is taken
+in the exact form of the segment (``precise_step``), so that the next level is not
+computed as a difference of two large numbers.
+
+Without Numba the same functions run as plain Python and NumPy (slowly, but the
+same algorithm). With Numba they are compiled once, cached next to this file, and run
+with the GIL released.
 """
 
 from __future__ import annotations
 
-import numba as nb
 import numpy as np
 
 from ._threads import map_on_cores, workers
 
+try:  # Numba is an optional accelerator: the same functions run uncompiled without it
+    import numba as _nb
+
+    def _jit(fn):
+        return _nb.njit(cache=True, nogil=True, error_model="numpy")(fn)
+
+    HAVE_NUMBA = True
+except ImportError:  # pragma: no cover - exercised by the no-Numba test run
+    def _jit(fn):
+        return fn
+
+    HAVE_NUMBA = False
+
 # status of one signal
 DONE, MAX_STEPS, DEGENERATE = 0, 1, 2
+# recorded events: +(j + 1) when atom j joins, -(j + 1) when it leaves
 
 
-@nb.njit(cache=True, nogil=True, error_model="numpy")
+@_jit
 def chol_append(G, idx, k, j, Lc, w):
     """Add atom ``j`` as row ``k`` of the Cholesky factor of ``G[idx, idx]``."""
     for m in range(k):
@@ -49,7 +86,8 @@ def chol_append(G, idx, k, j, Lc, w):
     Lc[k, k] = np.sqrt(piv)
     return True
 
-@nb.njit(cache=True, nogil=True, error_model="numpy")
+
+@_jit
 def chol_solve(Lc, k, rhs, out):
     """Solve ``Lc Lc^T out = rhs`` for the leading ``k`` rows."""
     for m in range(k):
@@ -63,36 +101,212 @@ def chol_solve(Lc, k, rhs, out):
             s -= Lc[q, m] * out[q]
         out[m] = s / Lc[m, m]
 
-@nb.njit(cache=True, nogil=True, error_model="numpy", fastmath={"nsz", "arcp", "contract", "reassoc"})
-def join_step(c, a, level, eps, blocked, gbuf):
-    """The smallest positive step at which an unblocked atom's correlation reaches the level.
 
-    ``blocked`` is ``0`` for a candidate atom and ``inf`` for an active (or just
-    dropped) one; ``gbuf`` receives every atom's step. Two branch-free passes, so that
-    the compiler vectorises both (one pass with a running minimum does not vectorise
-    and takes 2.5 times as long).
+@_jit
+def join_step(c, a, level, blocked, just_dropped, gbuf):
+    """The smallest step ``gamma >= 0`` at which an inactive atom joins; its index.
+
+    ``blocked`` is ``0`` for an inactive atom and ``inf`` for an active one; ``gbuf``
+    receives each atom's step. Branch-free passes, so that the compiler vectorises
+    them. The just-dropped atom may join only by a step longer than the guard (no
+    zero-length cycle).
     """
-    for j in range(c.shape[0]):
+    p = c.shape[0]
+    for j in range(p):
         den1 = 1.0 - a[j]
         den2 = 1.0 + a[j]
-        g1 = (level - c[j]) / den1
-        g2 = (level + c[j]) / den2
-        g1 = g1 if den1 > 1e-14 else np.inf
-        g2 = g2 if den2 > 1e-14 else np.inf
-        g1 = g1 if g1 > eps else np.inf
-        g2 = g2 if g2 > eps else np.inf
+        ok1 = den1 > 1e-14
+        ok2 = den2 > 1e-14
+        g1 = max((level - c[j]) / (den1 if ok1 else 1.0), 0.0)
+        g2 = max((level + c[j]) / (den2 if ok2 else 1.0), 0.0)
+        g1 = g1 if ok1 else np.inf
+        g2 = g2 if ok2 else np.inf
         gbuf[j] = min(g1, g2) + blocked[j]
+    if just_dropped >= 0:
+        j = just_dropped
+        guard = 1e-12 * level
+        g = np.inf
+        den1 = 1.0 - a[j]
+        den2 = 1.0 + a[j]
+        if den1 > 1e-14:
+            g1 = (level - c[j]) / den1
+            if g1 > guard:
+                g = g1
+        if den2 > 1e-14:
+            g2 = (level + c[j]) / den2
+            if g2 > guard and g2 < g:
+                g = g2
+        gbuf[j] = g + blocked[j]
     best = np.inf
-    for j in range(c.shape[0]):
+    for j in range(p):
         best = min(best, gbuf[j])
-    return best
+    jbest = -1
+    if best < np.inf:
+        for j in range(p):
+            if gbuf[j] == best:
+                jbest = j
+                break
+    return best, jbest
 
 
-@nb.njit(cache=True, nogil=True, error_model="numpy")
-def walk(G, b, lam, max_steps, h, c, a, d, rhs, w, idx, sgn, blocked, gbuf, Lc):
-    """Follow the path of one signal down to ``lam``; returns (steps, status, lam_max)."""
+@_jit
+def gap_and_kkt(b, c, h, idx, k, lam, half_xx):
+    r"""Primal objective, relative duality gap and relative KKT violation of ``h``.
+
+    From the correlations :math:`c = D^\top(x - Dh)` the walk keeps:
+    :math:`\|r\|^2 = \|x\|^2 - b^\top h - c^\top h` and
+    :math:`x^\top r = \|x\|^2 - b^\top h`, with :math:`b = D^\top x`; the dual point
+    is the residual scaled into :math:`\|D^\top\theta\|_\infty \le \lambda`, as in
+    :mod:`sparsecoding.duality`. O(n_atoms) work.
+    """
+    p = b.shape[0]
+    bh = 0.0
+    ch = 0.0
+    l1 = 0.0
+    for m in range(k):
+        j = idx[m]
+        bh += b[j] * h[j]
+        ch += c[j] * h[j]
+        l1 += abs(h[j])
+    xx = 2.0 * half_xx
+    rr = max(xx - bh - ch, 0.0)
+    xr = xx - bh
+    cmax = 0.0
+    bmax = 0.0
+    viol = 0.0
+    for j in range(p):
+        cmax = max(cmax, abs(c[j]))
+        bmax = max(bmax, abs(b[j]))
+        if h[j] == 0.0:
+            viol = max(viol, abs(c[j]) - lam)
+        else:
+            viol = max(viol, abs(c[j] - (lam if h[j] > 0.0 else -lam)))
+    primal = 0.5 * rr + lam * l1
+    if lam > 0.0:
+        scale = 1.0 if cmax <= lam else lam / cmax
+    else:
+        scale = 1.0 if cmax == 0.0 else 0.0
+    dual = scale * xr - 0.5 * scale * scale * rr
+    gap = max(primal - dual, 0.0)
+    rel = gap / half_xx if half_xx > 0.0 else 0.0
+    kkt = viol / bmax if bmax > 0.0 else 0.0
+    return primal, rel, kkt
+
+
+@_jit
+def image_of_active(D, idx, k, coef, out):
+    """``out = D[:, idx[:k]] @ coef[:k]``."""
+    f = D.shape[0]
+    for q in range(f):
+        out[q] = 0.0
+    for m in range(k):
+        j = idx[m]
+        cm = coef[m]
+        for q in range(f):
+            out[q] += D[q, j] * cm
+
+
+@_jit
+def correlate(D, v, out):
+    """``out = D.T @ v``, along the rows of ``D``."""
+    f, p = D.shape
+    for j in range(p):
+        out[j] = 0.0
+    for q in range(f):
+        vq = v[q]
+        for j in range(p):
+            out[j] += D[q, j] * vq
+
+
+@_jit
+def residual_correlations(D, x, h, idx, k, r, c):
+    """``c = D.T @ (x - D h)`` from the residual itself (``h`` zero off ``idx[:k]``)."""
+    f = D.shape[0]
+    for q in range(f):
+        r[q] = x[q]
+    for m in range(k):
+        j = idx[m]
+        hj = h[j]
+        for q in range(f):
+            r[q] -= D[q, j] * hj
+    correlate(D, r, c)
+
+
+@_jit
+def precise_step(G, b, Lc, lam, level, k, idx, sgn, d, a, h, c, blocked, just_dropped,
+                 rhs, u, D, x, r, resid):
+    r"""One step in the exact form of the segment, for long steps.
+
+    On the segment, :math:`h_A(t) = u - t d` with :math:`u = G_{AA}^{-1} b_A` and
+    :math:`d = G_{AA}^{-1} s`, and :math:`c(t) = e + t a` with
+    :math:`e = b - G_{:,A} u`. The next level is the largest :math:`t < \ell` among
+    :math:`t = \sigma e_j/(1 - \sigma a_j)` (an atom joins), :math:`t = u_m/d_m` (a
+    coefficient reaches zero) and :math:`\lambda` (the end), each computed without a
+    subtraction from :math:`\ell`. Updates ``h`` and ``c`` in place; returns
+    ``(t, event, j_add, m_drop)`` with event 0 (end), 1 (join) or 2 (leave).
+    """
+    p = b.shape[0]
+    for m in range(k):
+        rhs[m] = b[idx[m]]
+    chol_solve(Lc, k, rhs, u)
+    # e = b - G[:, A] u (or D^T (x - D_A u)), kept in c until t is known
+    if resid:
+        image_of_active(D, idx, k, u, r)
+        for q in range(r.shape[0]):
+            r[q] = x[q] - r[q]
+        correlate(D, r, c)
+    else:
+        for j in range(p):
+            c[j] = b[j]
+        for m in range(k):
+            row = G[idx[m]]
+            um = u[m]
+            for j in range(p):
+                c[j] -= row[j] * um
+    guard = level * (1.0 - 1e-12)
+    t_best = lam
+    event = 0
+    j_add = -1
+    m_drop = -1
+    for m in range(k):
+        if sgn[m] * d[m] < 0.0:
+            t = u[m] / d[m]
+            if t < level and t > t_best:
+                t_best = t
+                event = 2
+                m_drop = m
+    for j in range(p):
+        if blocked[j] != 0.0:
+            continue
+        for sigma in (1.0, -1.0):
+            den = 1.0 - sigma * a[j]
+            if den > 1e-14:
+                t = sigma * c[j] / den
+                limit = guard if j == just_dropped else level
+                if t < limit and t > t_best:
+                    t_best = t
+                    event = 1
+                    j_add = j
+    for m in range(k):
+        h[idx[m]] = u[m] - t_best * d[m]
+    for j in range(p):
+        c[j] += t_best * a[j]
+    return t_best, event, j_add, m_drop
+
+
+@_jit
+def walk(G, b, lam, max_steps, half_xx, h, c, a, d, rhs, w, idx, sgn, blocked, gbuf,
+         Lc, obj, rec_lam, rec_h, rec_event, D, x, r, resid):
+    """Follow the path of one signal down to ``lam``.
+
+    Returns ``(steps, status, lam_max, k)`` with ``k`` the final number of active atoms
+    (their indices in ``idx[:k]``). ``obj[s]`` receives the objective (at the target
+    ``lam``) after ``s`` steps. When ``rec_lam`` has room, breakpoint ``s`` is recorded:
+    its level, its code and the event that ended the segment before it.
+    """
     p = G.shape[0]
     kcap = Lc.shape[0]
+    n_rec = rec_lam.shape[0]
     lam_max = 0.0
     j0 = 0
     for j in range(p):
@@ -103,91 +317,132 @@ def walk(G, b, lam, max_steps, h, c, a, d, rhs, w, idx, sgn, blocked, gbuf, Lc):
         if v > lam_max:
             lam_max = v
             j0 = j
+    obj[0] = half_xx
+    if n_rec > 0:
+        rec_lam[0] = max(lam_max, lam)
+        for j in range(p):
+            rec_h[0, j] = 0.0
+        rec_event[0] = 0
     if lam >= lam_max or lam_max == 0.0:
-        return 0, DONE, lam_max
-    eps = 1e-12 * max(lam_max, 1.0)
+        return 0, DONE, lam_max, 0
     if not chol_append(G, idx, 0, j0, Lc, w):
-        return 1, DEGENERATE, lam_max
+        return 0, DEGENERATE, lam_max, 0
     idx[0] = j0
     sgn[0] = 1.0 if c[j0] > 0 else -1.0
     blocked[j0] = np.inf
+    if n_rec > 1:
+        rec_event[1] = j0 + 1
     k = 1
     level = lam_max
     just_dropped = -1
-    steps = 1
+    steps = 0
     status = MAX_STEPS
     while True:
         chol_solve(Lc, k, sgn, d)
-        for j in range(p):
-            a[j] = 0.0
-        for m in range(k):
-            row = G[idx[m]]
-            dm = d[m]
+        if resid:
+            image_of_active(D, idx, k, d, r)
+            correlate(D, r, a)
+        else:
             for j in range(p):
-                a[j] += row[j] * dm
-        # an inactive atom joins when |c_j - gamma a_j| = level - gamma
-        gamma_add = join_step(c, a, level, eps, blocked, gbuf)
-        j_add = -1
-        if gamma_add < np.inf:
-            for j in range(p):
-                if gbuf[j] == gamma_add:
-                    j_add = j
-                    break
-        # an active coefficient reaches zero
+                a[j] = 0.0
+            for m in range(k):
+                row = G[idx[m]]
+                dm = d[m]
+                for j in range(p):
+                    a[j] += row[j] * dm
+        gamma_add, j_add = join_step(c, a, level, blocked, just_dropped, gbuf)
+        # an active coefficient reaches zero while moving towards it
         gamma_drop = np.inf
         m_drop = -1
         for m in range(k):
-            if d[m] != 0.0:
-                g = -h[idx[m]] / d[m]
-                if g > eps and g < gamma_drop:
+            if sgn[m] * d[m] < 0.0:
+                g = max(-h[idx[m]] / d[m], 0.0)
+                if g < gamma_drop:
                     gamma_drop = g
                     m_drop = m
         gamma_end = level - lam
         gamma = min(gamma_add, gamma_drop, gamma_end)
+        event = 0  # 0: the end, 1: an atom joins, 2: an atom leaves
+        if gamma < gamma_end:
+            event = 2 if gamma_drop <= gamma_add else 1
+        if gamma > 0.999 * level:
+            # a long step, to a level below a thousandth of this one: level - gamma
+            # would lose the digits of the next level (a tiny lam, or levels spanning
+            # many orders of magnitude); take it in the exact form h_A(t) = u - t d,
+            # c(t) = e + t a, with the next level t computed directly (precise_step)
+            t, event, j_add, m_drop = precise_step(G, b, Lc, lam, level, k, idx, sgn, d,
+                                                   a, h, c, blocked, just_dropped, rhs, w,
+                                                   D, x, r, resid)
+            level = t
+        else:
+            for m in range(k):
+                h[idx[m]] += gamma * d[m]
+            if resid:
+                residual_correlations(D, x, h, idx, k, r, c)
+            else:
+                for j in range(p):
+                    c[j] -= gamma * a[j]
+            level -= gamma
+        steps += 1
+        bh = 0.0
+        ch = 0.0
+        l1 = 0.0
         for m in range(k):
-            h[idx[m]] += gamma * d[m]
-        for j in range(p):
-            c[j] -= gamma * a[j]
-        level -= gamma
-        if gamma == gamma_end:
+            jj = idx[m]
+            bh += b[jj] * h[jj]
+            ch += c[jj] * h[jj]
+            l1 += abs(h[jj])
+        obj[steps] = 0.5 * max(2.0 * half_xx - bh - ch, 0.0) + lam * l1
+        if steps < n_rec:
+            rec_lam[steps] = level
+            for j in range(p):
+                rec_h[steps, j] = h[j]
+        if event == 0:
             status = DONE
             break
         if steps >= max_steps:
             break
-        steps += 1
-        if gamma_drop <= gamma_add:
+        if event == 2:
             jd = idx[m_drop]
             h[jd] = 0.0
+            blocked[jd] = 0.0
             for m in range(m_drop, k - 1):
                 idx[m] = idx[m + 1]
                 sgn[m] = sgn[m + 1]
             k -= 1
-            if just_dropped >= 0:
-                blocked[just_dropped] = 0.0
-            just_dropped = jd  # stays blocked for one step
-            if k == 0:  # not on a valid path; restart from the largest correlation
+            just_dropped = jd
+            if steps + 1 < n_rec:
+                rec_event[steps + 1] = -(jd + 1)
+            if steps < n_rec:
+                rec_h[steps, jd] = 0.0
+            if k == 0:
+                # every coefficient left: the level equals the largest correlation;
+                # start again from it as at lambda_max
                 best = -1.0
+                jn = -1
                 for j in range(p):
-                    if abs(c[j]) > best:
+                    if j != jd and abs(c[j]) > best:
                         best = abs(c[j])
-                        jd = j
-                idx[0] = jd
-                sgn[0] = 1.0 if c[jd] > 0 else -1.0
-                blocked[jd] = np.inf
+                        jn = j
+                if jn < 0:
+                    return steps, DEGENERATE, lam_max, 0
+                idx[0] = jn
+                sgn[0] = 1.0 if c[jn] > 0 else -1.0
+                blocked[jn] = np.inf
                 k = 1
             for m in range(k):  # rebuild the factor
                 if not chol_append(G, idx, m, idx[m], Lc, w):
-                    return steps, DEGENERATE, lam_max
+                    return steps, DEGENERATE, lam_max, k
         else:
             if k >= kcap or not chol_append(G, idx, k, j_add, Lc, w):
-                return steps, DEGENERATE, lam_max
+                return steps, DEGENERATE, lam_max, k
             idx[k] = j_add
             sgn[k] = -1.0 if c[j_add] < 0 else 1.0
             blocked[j_add] = np.inf
             k += 1
-            if just_dropped >= 0:
-                blocked[just_dropped] = 0.0
             just_dropped = -1
+            if steps + 1 < n_rec:
+                rec_event[steps + 1] = j_add + 1
     if status == DONE and k > 0:
         # polish: the exact solution on the final active set and signs
         for m in range(k):
@@ -200,10 +455,33 @@ def walk(G, b, lam, max_steps, h, c, a, d, rhs, w, idx, sgn, blocked, gbuf, Lc):
         if same:
             for m in range(k):
                 h[idx[m]] = w[m]
-    return steps, status, lam_max
+            # correlations of the polished code: c = b - G h
+            if resid:
+                residual_correlations(D, x, h, idx, k, r, c)
+            else:
+                for j in range(p):
+                    c[j] = b[j]
+                for m in range(k):
+                    row = G[idx[m]]
+                    hm = w[m]
+                    for j in range(p):
+                        c[j] -= row[j] * hm
+            if steps < n_rec:
+                for j in range(p):
+                    rec_h[steps, j] = h[j]
+            bh = 0.0
+            ch = 0.0
+            l1 = 0.0
+            for m in range(k):
+                jj = idx[m]
+                bh += b[jj] * h[jj]
+                ch += c[jj] * h[jj]
+                l1 += abs(h[jj])
+            obj[steps] = 0.5 * max(2.0 * half_xx - bh - ch, 0.0) + lam * l1
+    return steps, status, lam_max, k
 
 
-@nb.njit(cache=True, nogil=True, error_model="numpy")
+@_jit
 def gram(D):
     """``D.T @ D`` in compiled loops (see ``homotopy_batch`` for why not BLAS).
 
@@ -220,28 +498,35 @@ def gram(D):
     return G
 
 
-@nb.njit(cache=True, nogil=True, error_model="numpy")
-def walk_all(D, Dt, X, G, lam, max_steps, kcap, H, steps, status, lam_max, objective):
-    """Every row of ``X``: correlations, the walk, and the objective at the result.
-
-    One thread, the GIL released: ``homotopy_batch`` shares blocks of rows among
-    cores."""
+@_jit
+def walk_all(D, X, G, lam, max_steps, kcap, H, steps, status, lam_max, rel_gap, kkt,
+             obj_sum, final_obj, resid):
+    """Every row of ``X``: correlations, the walk, its certificates, and the objective
+    after each step summed over the rows (``obj_sum``; a row that finished early adds its
+    final value to the later entries through ``final_obj``, the caller completes it)."""
     n, f = X.shape
     p = G.shape[0]
     b = np.empty(p)
     c = np.empty(p)
     a = np.empty(p)
-    r = np.empty(f)
     d = np.empty(kcap)
     rhs = np.empty(kcap)
     w = np.empty(kcap)
     idx = np.empty(kcap, np.int64)
     sgn = np.empty(kcap)
-    blocked = np.empty(p)
+    blocked = np.zeros(p)
     gbuf = np.empty(p)
     Lc = np.zeros((kcap, kcap))
+    obj = np.empty(max_steps + 1)
+    rec_lam = np.empty(0)
+    rec_h = np.empty((0, p))
+    rec_event = np.empty(0, np.int64)
+    r = np.empty(f)
     for i in range(n):
         x = X[i]
+        xx = 0.0
+        for q in range(f):
+            xx += x[q] * x[q]
         for j in range(p):  # b = D^T x, along the rows of D
             b[j] = 0.0
         for q in range(f):
@@ -249,30 +534,33 @@ def walk_all(D, Dt, X, G, lam, max_steps, kcap, H, steps, status, lam_max, objec
             for j in range(p):
                 b[j] += D[q, j] * xq
         h = H[i]
-        st_, s_, lm = walk(G, b, lam, max_steps, h, c, a, d, rhs, w, idx, sgn,
-                           blocked, gbuf, Lc)
+        st_, s_, lm, k = walk(G, b, lam, max_steps, 0.5 * xx, h, c, a, d, rhs, w, idx,
+                              sgn, blocked, gbuf, Lc, obj, rec_lam, rec_h, rec_event, D, x,
+                              r, resid)
         steps[i] = st_
         status[i] = s_
         lam_max[i] = lm
-        for q in range(f):  # the objective, from the residual itself
-            r[q] = x[q]
-        l1 = 0.0
-        for j in range(p):
-            if h[j] != 0.0:
-                l1 += abs(h[j])
-                for q in range(f):
-                    r[q] -= h[j] * Dt[j, q]
-        rr = 0.0
-        for q in range(f):
-            rr += r[q] * r[q]
-        objective[i] = 0.5 * rr + lam * l1
+        _, rel_gap[i], kkt[i] = gap_and_kkt(b, c, h, idx, k, lam, 0.5 * xx)
+        for s in range(st_ + 1):
+            obj_sum[s] += obj[s]
+        final_obj[st_ + 1] += obj[st_]
+
+
+def needs_residual(D):
+    """Whether to compute correlations from residuals: when the atoms' norms differ by
+    more than a factor of 1000, the Gram form loses the digits of the small ones."""
+    norms = np.sqrt(np.einsum("ij,ij->j", D, D))
+    top = norms.max() if norms.size else 0.0
+    return bool(top > 0 and norms.min() < 1e-3 * top)
 
 
 def homotopy_batch(D, X, lam, max_steps):
-    """Run the compiled walk for every row of ``X`` (float64 arrays).
+    """Run the walk for every row of ``X`` (float64 arrays).
 
-    Returns ``H, steps, status, lam_max, objective`` (the last per signal); rows with
-    ``status == DEGENERATE`` must be finished by the caller.
+    Returns ``H, steps, status, lam_max, rel_gap, kkt, objective`` (the relative
+    duality gap and KKT violation of each row, see ``gap_and_kkt``), where ``objective[s]``
+    is the objective summed over the rows after ``s`` steps (a row that finished keeps
+    its final value), of length ``max(steps) + 1``.
 
     The products with the dictionary are compiled loops, not BLAS: on a machine with few
     cores, BLAS threads keep spinning for a while after a call and then compete with
@@ -282,25 +570,62 @@ def homotopy_batch(D, X, lam, max_steps):
     signals with long paths do not leave a core idle.
     """
     D = np.ascontiguousarray(D, dtype=np.float64)
-    Dt = np.ascontiguousarray(D.T)
     X = np.ascontiguousarray(X, dtype=np.float64)
     n, f = X.shape
-    p = Dt.shape[0]
+    p = D.shape[1]
     kcap = max(1, min(p, f))
     H = np.empty((n, p))
     steps = np.zeros(n, np.int64)
     status = np.zeros(n, np.int64)
     lam_max = np.zeros(n)
-    objective = np.zeros(n)
+    rel_gap = np.zeros(n)
+    kkt = np.zeros(n)
     G = gram(D)
-    n_workers = workers()
+    resid = needs_residual(D)
+    n_workers = workers() if HAVE_NUMBA else 1
     n_blocks = max(1, min(4 * n_workers, n // 64)) if n_workers > 1 else 1
     bounds = np.linspace(0, n, n_blocks + 1).astype(np.int64)
+    sums = np.zeros((n_blocks, max_steps + 2))
+    finals = np.zeros((n_blocks, max_steps + 2))
 
-    def run(b):
-        s = slice(bounds[b], bounds[b + 1])
-        walk_all(D, Dt, X[s], G, float(lam), int(max_steps), kcap, H[s], steps[s],
-                 status[s], lam_max[s], objective[s])
+    def run(blk):
+        s = slice(bounds[blk], bounds[blk + 1])
+        walk_all(D, X[s], G, float(lam), int(max_steps), kcap, H[s], steps[s],
+                 status[s], lam_max[s], rel_gap[s], kkt[s], sums[blk], finals[blk],
+                 resid)
 
     map_on_cores(run, range(n_blocks), n_workers)
-    return H, steps, status, lam_max, objective
+    last = int(steps.max()) if n else 0
+    objective = sums.sum(axis=0) + np.cumsum(finals.sum(axis=0))
+    return H, steps, status, lam_max, rel_gap, kkt, objective[: last + 1]
+
+
+def homotopy_record(D, x, lam, max_steps):
+    """Run the walk for one signal and record every breakpoint.
+
+    Returns ``lambdas, codes, events, status, rel_gap, kkt`` (events as signed atom
+    numbers, see the module's docstring; ``events[0]`` is unused).
+    """
+    D = np.ascontiguousarray(D, dtype=np.float64)
+    x = np.ascontiguousarray(x, dtype=np.float64)
+    f, p = D.shape
+    kcap = max(1, min(p, f))
+    G = gram(D)
+    b = D.T @ x
+    h = np.zeros(p)
+    c, a, gbuf = np.empty(p), np.empty(p), np.empty(p)
+    d, rhs, w, sgn = np.empty(kcap), np.empty(kcap), np.empty(kcap), np.empty(kcap)
+    idx = np.empty(kcap, np.int64)
+    blocked = np.zeros(p)
+    Lc = np.zeros((kcap, kcap))
+    obj = np.empty(max_steps + 1)
+    rec_lam = np.zeros(max_steps + 1)
+    rec_h = np.zeros((max_steps + 1, p))
+    rec_event = np.zeros(max_steps + 2, np.int64)
+    half_xx = 0.5 * float(x @ x)
+    steps, status, _, k = walk(G, b, float(lam), int(max_steps), half_xx, h, c, a, d,
+                               rhs, w, idx, sgn, blocked, gbuf, Lc, obj, rec_lam, rec_h,
+                               rec_event, D, x, np.empty(f), needs_residual(D))
+    _, rel_gap, kkt = gap_and_kkt(b, c, h, idx, k, float(lam), half_xx)
+    return (rec_lam[: steps + 1], rec_h[: steps + 1], rec_event[: steps + 1], status,
+            rel_gap, kkt)

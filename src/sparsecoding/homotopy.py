@@ -23,12 +23,20 @@ to breakpoint down to the target :math:`\lambda`: an exact solution in a finite 
 of steps, about one per atom of the final support. The chapter *Homotopy and unrolled
 networks* derives it.
 
-The walk is sequential along the path, so :func:`homotopy` runs it one signal at a time
-in compiled code (``sparsecoding._lars``, with Numba, on the Gram matrix
-:math:`D^\top D`, the signals shared among the CPU cores), in float64; a torch tensor
-in gives a tensor out on its device. :func:`homotopy_path` records the breakpoints of
-one signal with the same walk written in NumPy (``_path_one``), which is also the
-fallback for the rare signal whose active atoms become linearly dependent.
+The walk is sequential along the path, so it runs one signal at a time, in compiled
+code when Numba is installed (``sparsecoding._lars``, on the Gram matrix
+:math:`D^\top D`, blocks of signals shared among the CPU cores), in float64; a torch
+tensor in gives a tensor out on its device. :func:`homotopy_path` records the
+breakpoints of one signal with the same walk. Atoms tied at a breakpoint join one
+after the other by steps of zero length, and an atom that has just left may come back
+at the next breakpoint (see ``_lars`` for the rules and the guard against cycling).
+
+``converged`` is a certificate, not a promise: after the walk each signal's relative
+duality gap (:mod:`sparsecoding.duality`) is computed, and a signal is solved only when
+it is at most ``tol``. A signal that the walk cannot finish exactly (its active atoms
+became linearly dependent, as with duplicated atoms) or that fails the certificate is
+finished by FISTA with restart, started from where the walk stopped, and certified in
+the same way.
 """
 
 from __future__ import annotations
@@ -39,7 +47,8 @@ import numpy as np
 
 from ._backend import is_tensor
 from ._validation import check_dictionary_and_signals, check_scalar
-from .solvers import SolverResult
+from .duality import duality_gap, kkt_violation
+from .solvers import SolverResult, fista
 
 __all__ = ["homotopy", "homotopy_path", "HomotopyPath"]
 
@@ -58,14 +67,17 @@ class HomotopyPath:
     active : list of numpy.ndarray
         The active atoms on the segment that starts at each breakpoint.
     events : list of tuple
-        ``("add", j)`` or ``("drop", j)``: what happened at each breakpoint after the
-        first (one per step).
+        ``("add", j)`` or ``("drop", j)``: what happened at each breakpoint but the
+        last (one per step).
+    converged : bool
+        Whether the path reached the target with a relative duality gap at most ``tol``.
     """
 
     lambdas: np.ndarray
     codes: np.ndarray
     active: list = field(default_factory=list)
     events: list = field(default_factory=list)
+    converged: bool = True
 
     @property
     def n_steps(self) -> int:
@@ -73,117 +85,16 @@ class HomotopyPath:
         return len(self.events)
 
 
-def _solve_gram(G, b):
-    try:
-        return np.linalg.solve(G, b)
-    except np.linalg.LinAlgError:
-        return np.linalg.lstsq(G, b, rcond=None)[0]
-
-
-def _path_one(D, x, lam, max_steps, record):
-    """Follow the path of one signal from lambda_max down to ``lam``."""
-    n_atoms = D.shape[1]
-    h = np.zeros(n_atoms)
-    c = D.T @ x
-    lam_max = float(np.max(np.abs(c))) if n_atoms else 0.0
-    lambdas, codes, actives, events = [lam_max], [h.copy()], [], []
-    if lam >= lam_max or lam_max == 0.0:
-        return h, lam_max, 0, True, HomotopyPath(
-            np.array([max(lam_max, lam)]), h[None].copy(), [np.array([], int)], [])
-    eps = 1e-12 * max(lam_max, 1.0)
-    j0 = int(np.argmax(np.abs(c)))
-    active = [j0]
-    signs = [float(np.sign(c[j0]))]
-    events.append(("add", j0))
-    level = lam_max  # the current lambda
-    just_dropped = None
-    converged = False
-    n_steps = 1
-    while True:
-        A = np.array(active)
-        s = np.array(signs)
-        DA = D[:, A]
-        d = _solve_gram(DA.T @ DA, s)  # h_A grows by gamma * d as lambda drops by gamma
-        a = D.T @ (DA @ d)  # correlations fall by gamma * a
-        c = D.T @ (x - D @ h)
-        # Joining: |c_j - gamma a_j| = level - gamma for an inactive j.
-        gamma_add, j_add = np.inf, None
-        inactive = np.ones(n_atoms, bool)
-        inactive[A] = False
-        if just_dropped is not None:
-            inactive[just_dropped] = False
-        for sign in (1.0, -1.0):
-            denom = 1.0 - sign * a
-            with np.errstate(divide="ignore", invalid="ignore"):
-                g = (level - sign * c) / denom
-            ok = inactive & (denom > 1e-14) & (g > eps)
-            if ok.any():
-                k = int(np.argmin(np.where(ok, g, np.inf)))
-                if g[k] < gamma_add:
-                    gamma_add, j_add = float(g[k]), k
-        # Leaving: an active coefficient crosses zero.
-        gamma_drop, k_drop = np.inf, None
-        with np.errstate(divide="ignore", invalid="ignore"):
-            g = -h[A] / d
-        ok = np.isfinite(g) & (g > eps)
-        if ok.any():
-            k = int(np.argmin(np.where(ok, g, np.inf)))
-            gamma_drop, k_drop = float(g[k]), k
-        gamma_end = level - lam
-        gamma = min(gamma_add, gamma_drop, gamma_end)
-        h[A] += gamma * d
-        level -= gamma
-        if record:
-            lambdas.append(level)
-            codes.append(h.copy())
-            actives.append(A.copy())
-        if gamma == gamma_end:
-            converged = True
-            break
-        if n_steps >= max_steps:
-            break
-        n_steps += 1
-        if gamma_drop <= gamma_add:
-            j = int(A[k_drop])
-            h[j] = 0.0
-            del active[k_drop]
-            del signs[k_drop]
-            events.append(("drop", j))
-            just_dropped = j
-            if not active:  # cannot happen on a valid path; restart from the top
-                c = D.T @ (x - D @ h)
-                j = int(np.argmax(np.abs(c)))
-                active, signs = [j], [float(np.sign(c[j]))]
-        else:
-            cj = float(D[:, j_add] @ (x - D @ h))
-            active.append(j_add)
-            signs.append(float(np.sign(cj)) or 1.0)
-            events.append(("add", j_add))
-            just_dropped = None
-    if converged and active:
-        # Polish: the exact solution on the final active set and signs.
-        A = np.array(active)
-        DA = D[:, A]
-        hA = _solve_gram(DA.T @ DA, DA.T @ x - lam * np.array(signs))
-        if np.all(np.sign(hA) == np.array(signs)):
-            h[:] = 0.0
-            h[A] = hA
-            if record:
-                codes[-1] = h.copy()
-    path = None
-    if record:
-        path = HomotopyPath(np.array(lambdas), np.array(codes), actives, events)
-    return h, lam_max, n_steps, converged, path
-
-
-def _check_inputs(D, X, lam, max_steps):
+def _check_inputs(D, X, lam, max_steps, tol):
     D, X2, squeeze = check_dictionary_and_signals(D, X)
     lam = check_scalar(lam, "lam", low=0.0)
+    tol = check_scalar(tol, "tol", low=0.0)
     n_atoms = D.shape[1]
+    limited = max_steps is not None
     if max_steps is None:
         max_steps = 8 * n_atoms + 8
     max_steps = check_scalar(max_steps, "max_steps", low=1, integer=True)
-    return D, X2, squeeze, lam, max_steps
+    return D, X2, squeeze, lam, max_steps, tol, limited
 
 
 def _to_numpy64(a):
@@ -192,7 +103,24 @@ def _to_numpy64(a):
     return np.asarray(a, dtype=np.float64)
 
 
-def homotopy(D, X, lam, *, max_steps=None):
+def _certificates(D, X, H, lam, chunk=16_384):
+    """Relative duality gap and relative KKT violation of each row, from the residuals
+    (chunks of rows: bounded memory)."""
+    rel_gap = np.empty(X.shape[0])
+    kkt = np.empty(X.shape[0])
+    for start in range(0, X.shape[0], chunk):
+        s = slice(start, start + chunk)
+        rel_gap[s] = duality_gap(D, X[s], H[s], lam).relative
+        kkt[s] = kkt_violation(D, X[s], H[s], lam)
+    return rel_gap, kkt
+
+
+def _certified(rel_gap, kkt, lam, tol):
+    """The package's stopping rule (see :mod:`sparsecoding.duality`)."""
+    return kkt <= tol if lam == 0.0 else rel_gap <= tol
+
+
+def homotopy(D, X, lam, *, max_steps=None, tol=1e-10):
     r"""The exact lasso solution by the homotopy (LARS-lasso) path.
 
     Solves, for every row :math:`x` of ``X``,
@@ -203,8 +131,8 @@ def homotopy(D, X, lam, *, max_steps=None):
 
     by starting at :math:`\lambda_{\max} = \|D^\top x\|_\infty` with :math:`h = 0` and
     following the piecewise-linear solution path, adding or dropping one atom at each
-    breakpoint, until the target :math:`\lambda` (Osborne, Presnell and Turlach, 2000;
-    Efron et al., 2004). Derived in the chapter *Homotopy and unrolled networks*.
+    breakpoint, until the target :math:`\lambda` :cite:p:`osborne2000homotopy,efron2004lars`.
+    Derived in the chapter *Homotopy and unrolled networks*.
 
     Parameters
     ----------
@@ -214,16 +142,27 @@ def homotopy(D, X, lam, *, max_steps=None):
         :math:`\lambda \ge 0`. With :math:`\lambda = 0` and more atoms than features
         the path ends at one interpolating solution.
     max_steps : int, optional
-        Largest number of steps per signal (default ``8 * n_atoms + 8``).
+        Largest number of steps per signal. By default ``8 * n_atoms + 8``, and a signal
+        whose walk does not end is finished by FISTA; when given, such a signal is
+        returned where the walk stopped, with ``converged=False``.
+    tol : float
+        A signal is solved when its relative duality gap,
+        :math:`(P(h) - \mathcal{D}(\theta))/\tfrac12\|x\|^2`, is at most ``tol``
+        (for :math:`\lambda = 0`, the KKT residual relative to
+        :math:`\|D^\top x\|_\infty`); the same rule as every lasso solver of the
+        package (:mod:`sparsecoding.duality`). The walk is exact up to rounding, so
+        the default is small.
 
     Returns
     -------
     SolverResult
-        ``codes`` of the kind, device and dtype of ``X``; ``n_iter`` the largest
-        number of steps over the signals; ``converged`` whether every path reached
-        ``lam``; ``objective`` a one-element array holding the final objective summed
-        over signals (the path has no iterations to record);
-        ``extra["n_steps"]`` the steps of each signal and ``extra["lambda_max"]``.
+        ``codes`` of the kind, device and dtype of ``X``; ``objective[s]`` the
+        objective summed over signals after ``s`` steps (a signal that finished keeps
+        its final value; the last entry is the objective of the returned codes);
+        ``n_iter`` the largest number of steps over the signals; ``converged`` whether
+        every signal is certified solved; ``extra["n_steps"]`` the steps of each
+        signal, ``extra["lambda_max"]``, ``extra["gap"]`` the relative duality gaps
+        and ``extra["n_finished_by_fista"]``.
 
     Examples
     --------
@@ -231,30 +170,35 @@ def homotopy(D, X, lam, *, max_steps=None):
     >>> res = homotopy(np.eye(3), np.array([2.0, 0.5, -1.5]), 1.0)
     >>> res.codes, res.extra["n_steps"]
     (array([ 1. ,  0. , -0.5]), array([2]))
+    >>> homotopy(np.eye(2), np.array([1.0, 1.0]), 0.5).codes  # two atoms tied
+    array([0.5, 0.5])
     """
-    D, X2, squeeze, lam, max_steps = _check_inputs(D, X, lam, max_steps)
+    from ._lars import DEGENERATE, DONE, MAX_STEPS, homotopy_batch
+
+    D, X2, squeeze, lam, max_steps, tol, limited = _check_inputs(D, X, lam, max_steps,
+                                                                 tol)
     Dn, Xn = _to_numpy64(D), _to_numpy64(X2)
-    try:
-        from ._lars import DEGENERATE, DONE, homotopy_batch
-    except ImportError:  # without Numba: the NumPy walk for every signal
-        homotopy_batch = None
-    if homotopy_batch is not None and Xn.shape[0]:
-        H, steps, status, lam_max, per_signal = homotopy_batch(Dn, Xn, lam, max_steps)
-        rest = np.nonzero(status == DEGENERATE)[0]
-        converged = bool(np.all(status[status != DEGENERATE] == DONE))
-    else:
-        H = np.zeros((Xn.shape[0], Dn.shape[1]))
-        steps = np.zeros(Xn.shape[0], dtype=np.int64)
-        lam_max = np.zeros(Xn.shape[0])
-        per_signal = np.zeros(Xn.shape[0])
-        rest = np.arange(Xn.shape[0])
-        converged = True
-    for i in rest:  # signals whose active Gram matrix became singular
-        H[i], lam_max[i], steps[i], ok, _ = _path_one(Dn, Xn[i], lam, max_steps, False)
-        r = Xn[i] - Dn @ H[i]
-        per_signal[i] = 0.5 * float(r @ r) + lam * float(np.sum(np.abs(H[i])))
-        converged &= ok
-    objective = float(np.sum(per_signal))
+    H, steps, status, lam_max, rel_gap, kkt, objective = homotopy_batch(
+        Dn, Xn, lam, max_steps)
+    solved = (status == DONE) & _certified(rel_gap, kkt, lam, tol)
+    rest = ~solved
+    if limited:
+        rest &= status != MAX_STEPS
+    rest = np.flatnonzero(rest)
+    if rest.size:
+        # finish by FISTA from where the walk stopped, then certify again
+        fin = fista(Dn, Xn[rest], lam, init=H[rest], restart="gradient",
+                    tol=min(tol, 1e-12), max_iter=max(20_000, 50 * max_steps))
+        cert, viol = _certificates(Dn, Xn[rest], fin.codes, lam)
+        # keep, signal by signal, whichever of the two codes has the smaller gap
+        better = np.where(lam == 0.0, viol <= kkt[rest], cert <= rel_gap[rest])
+        keep = rest[better]
+        H[keep] = fin.codes[better]
+        rel_gap[keep], kkt[keep] = cert[better], viol[better]
+        solved[rest] = _certified(rel_gap[rest], kkt[rest], lam, tol)
+        R = Xn - H @ Dn.T
+        objective = objective.copy()
+        objective[-1] = 0.5 * float(np.sum(R * R)) + lam * float(np.sum(np.abs(H)))
     codes = H[0] if squeeze else H
     if is_tensor(X2):
         import torch
@@ -264,18 +208,21 @@ def homotopy(D, X, lam, *, max_steps=None):
         codes = codes.astype(X2.dtype)
     return SolverResult(
         codes=codes,
-        objective=np.array([objective]),
+        objective=objective,
         n_iter=int(steps.max()) if len(steps) else 0,
-        converged=bool(converged),
-        extra={"n_steps": steps, "lambda_max": lam_max, "solver": "homotopy"},
+        converged=bool(np.all(solved)),
+        extra={"n_steps": steps, "lambda_max": lam_max, "gap": rel_gap,
+               "n_finished_by_fista": int(rest.size),
+               "n_degenerate": int(np.sum(status == DEGENERATE)), "solver": "homotopy"},
     )
 
 
-def homotopy_path(D, x, lam=0.0, *, max_steps=None):
+def homotopy_path(D, x, lam=0.0, *, max_steps=None, tol=1e-10):
     r"""The breakpoints of the lasso path of one signal, from :math:`\lambda_{\max}` to ``lam``.
 
-    The same walk as ``homotopy``, recording the solution at every breakpoint, for
-    plotting the path (chapter *Homotopy and unrolled networks*).
+    The same walk as :func:`homotopy`, recording the solution at every breakpoint, for
+    plotting the path (chapter *Homotopy and unrolled networks*). Atoms tied at a
+    breakpoint join by steps of zero length, so a level may appear twice.
 
     Parameters
     ----------
@@ -284,11 +231,15 @@ def homotopy_path(D, x, lam=0.0, *, max_steps=None):
     lam : float
         Where to stop, :math:`\lambda \ge 0`.
     max_steps : int, optional
+    tol : float
+        The certificate of the last breakpoint, as in :func:`homotopy`.
 
     Returns
     -------
     HomotopyPath
-        ``lambdas``, ``codes``, ``active`` and ``events`` (NumPy, float64).
+        ``lambdas``, ``codes``, ``active``, ``events`` (NumPy, float64) and
+        ``converged``. A path the walk could not finish exactly (dependent atoms)
+        ends where the walk stopped, with ``converged=False``.
 
     Examples
     --------
@@ -299,8 +250,25 @@ def homotopy_path(D, x, lam=0.0, *, max_steps=None):
     >>> path.events
     [('add', 0), ('add', 1)]
     """
-    D, X2, squeeze, lam, max_steps = _check_inputs(D, x, lam, max_steps)
+    from ._lars import DONE, homotopy_record
+
+    D, X2, squeeze, lam, max_steps, tol, _ = _check_inputs(D, x, lam, max_steps, tol)
     if not squeeze:
         raise ValueError(f"x must be one signal of shape (n_features,), got {tuple(X2.shape)}")
-    *_, path = _path_one(_to_numpy64(D), _to_numpy64(X2)[0], lam, max_steps, True)
-    return path
+    Dn, xn = _to_numpy64(D), _to_numpy64(X2)
+    lambdas, codes, rec_events, status, rel_gap, kkt = homotopy_record(
+        Dn, xn[0], lam, max_steps)
+    events, actives, current = [], [], []
+    for e in rec_events[1:]:
+        j = abs(int(e)) - 1
+        if e > 0:
+            events.append(("add", j))
+            current.append(j)
+        else:
+            events.append(("drop", j))
+            current.remove(j)
+        actives.append(np.array(current, dtype=int))
+    if len(lambdas) == 1:
+        actives = [np.array([], dtype=int)]
+    converged = bool(status == DONE and _certified(rel_gap, kkt, lam, tol))
+    return HomotopyPath(lambdas.copy(), codes.copy(), actives, events, converged)
