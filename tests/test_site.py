@@ -478,7 +478,7 @@ def test_downloads_are_offered(visit):
     """The home page links the student edition and the zip of all notebooks."""
     import zipfile
 
-    visit.open("index.html")
+    visit.open("intro.html")
     for name in ("student-edition.zip", "notebooks.zip"):
         link = visit.page.locator(f"a[href='downloads/{name}']")
         assert link.count() == 1, f"no link to downloads/{name} on the home page"
