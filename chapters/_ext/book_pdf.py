@@ -40,7 +40,7 @@ async () => {
     new Promise(done => { img.onload = img.onerror = done; })));
   return {
     title: (document.querySelector("main h1") || document.querySelector("h1") || {}).textContent || document.title,
-    images: document.querySelectorAll("main img").length,
+    images: document.querySelectorAll("article.bd-article img").length,
   };
 }
 """
