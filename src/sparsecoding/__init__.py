@@ -20,7 +20,7 @@ from .prox import (
     sparsemax_jacobian,
 )
 from .dictionary import learn_dictionary, normalize_columns
-from .duality import duality_gap, kkt_violation
+from .duality import duality_gap, gap_safe_screen, kkt_violation
 from .homotopy import homotopy
 from .solvers import (
     SolverResult,
@@ -40,6 +40,7 @@ __all__ = [
     "SolverResult",
     "continuation_ista",
     "duality_gap",
+    "gap_safe_screen",
     "fista",
     "hard_threshold",
     "homotopy",

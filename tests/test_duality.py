@@ -1,0 +1,69 @@
+"""Gap-safe screening, checked against scikit-learn's lasso solutions."""
+
+import numpy as np
+import pytest
+from sklearn.linear_model import Lasso
+
+import sparsecoding as sc
+
+
+def _problem(seed, n=30, m=60, n_signals=4):
+    rng = np.random.default_rng(seed)
+    D = rng.standard_normal((n, m))
+    D /= np.linalg.norm(D, axis=0)
+    D[:, 0] *= 2.0  # atoms of unequal norms: the test uses ||d_j||
+    X = rng.standard_normal((n_signals, n))
+    return D, X
+
+
+def _sklearn(D, X, lam):
+    return np.array([
+        Lasso(alpha=lam / D.shape[0], fit_intercept=False, tol=1e-14, max_iter=200_000)
+        .fit(D, x).coef_ for x in X])
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("ratio", [0.1, 0.5, 0.9])
+def test_screened_atoms_are_zero_in_the_reference_solution(seed, ratio):
+    D, X = _problem(seed)
+    lam = ratio * float(np.max(np.abs(X @ D)))
+    H_ref = _sklearn(D, X, lam)
+    for n_iter in (0, 5, 50, 2000):
+        H = (np.zeros((X.shape[0], D.shape[1])) if n_iter == 0 else
+             sc.fista(D, X, lam, max_iter=n_iter, tol=0).codes)
+        mask = sc.gap_safe_screen(D, X, H, lam)
+        assert mask.shape == H.shape and mask.dtype == bool
+        assert np.all(H_ref[mask] == 0)
+    # near the optimum the sphere is small: most inactive atoms go
+    inactive = H_ref == 0
+    assert mask[inactive].mean() > 0.9
+
+
+def test_screens_everything_above_lambda_max_and_nothing_at_zero():
+    D, X = _problem(3)
+    lam_max = np.max(np.abs(X @ D), axis=1)
+    zeros = np.zeros((X.shape[0], D.shape[1]))
+    # above lambda_max the zero code is optimal and its gap is zero
+    assert sc.gap_safe_screen(D, X[:1], zeros[:1], 1.01 * lam_max[0]).all()
+    assert not sc.gap_safe_screen(D, X, zeros, 0.0).any()
+
+
+def test_single_signal_and_torch():
+    torch = pytest.importorskip("torch")
+    D, X = _problem(4)
+    lam = 0.5 * float(np.max(np.abs(X @ D)))
+    H = sc.fista(D, X, lam, max_iter=500, tol=0).codes
+    mask = sc.gap_safe_screen(D, X, H, lam)
+    assert np.array_equal(sc.gap_safe_screen(D, X[1], H[1], lam), mask[1])
+    mt = sc.gap_safe_screen(torch.from_numpy(D), torch.from_numpy(X),
+                            torch.from_numpy(H), lam)
+    assert isinstance(mt, torch.Tensor) and mt.dtype == torch.bool
+    assert np.array_equal(mt.numpy(), mask)
+
+
+def test_validation():
+    D, X = _problem(5)
+    with pytest.raises(ValueError, match="H"):
+        sc.gap_safe_screen(D, X, np.zeros((2, 3)), 0.1)
+    with pytest.raises(ValueError, match="lam"):
+        sc.gap_safe_screen(D, X, np.zeros((X.shape[0], D.shape[1])), -1.0)
