@@ -12,6 +12,12 @@ it is up to its exercises, keeps the exercise statements, and replaces each solu
 * a test file ``tests/<chapter>/<exercise label>.py`` (Otter's exception-based format)
   holding those assertions, generated from the solution's code.
 
+The check runs the solution's top-level statements that assert (an ``assert``, or a loop
+that asserts), with the names they read taken from the student's notebook; the stub
+lists the names among them that the solution assigns. A solution whose assertions read
+no such name (a loop that recomputes everything) gets no check, since a check would
+pass on an empty answer; the command line lists these.
+
 Otter-grader was chosen over nbgrader because its checks run inside any Jupyter kernel,
 offline, from plain test files beside the notebook (no course database, no server
 extension, no cell metadata to add to the chapters), and because the existing solution
@@ -160,7 +166,13 @@ def student_notebook(nb: dict, chapter: str) -> tuple[dict, dict[str, str], list
             if cell["cell_type"] == "markdown" and _END.search(text):
                 code = "\n".join(solution_code)
                 checks, reads, stubs = split_solution(code) if code else ([], [], [])
-                if checks:
+                if checks and not stubs:
+                    # The assertions read nothing the student computes (they recompute
+                    # everything inside a loop): a check would pass on an empty answer.
+                    cells.append(_code_cell(f"# Exercise {label}: your code here."))
+                    exercises.append({"label": label, "check_cell": None,
+                                      "solution": code, "stubs": []})
+                elif checks:
                     if not setup_done:
                         cells.append(_markdown_cell(
                             "The checks below run the assertions of the worked solutions on "
@@ -261,8 +273,14 @@ def main(argv=None):
     parser.add_argument("--downloads", type=Path, default=ROOT / "_build" / "downloads")
     args = parser.parse_args(argv)
     summary = build(args.out)
-    n = sum(len(s["exercises"]) for s in summary)
-    print(f"student edition: {len(summary)} chapters, {n} exercises with checks -> {args.out}")
+    exercises = [e for s in summary for e in s["exercises"]]
+    unchecked = [e["label"] for e in exercises if e["check_cell"] is None]
+    print(f"student edition: {len(summary)} chapters, {len(exercises) - len(unchecked)} "
+          f"exercises with checks -> {args.out}")
+    if unchecked:
+        print("without a check (their assertions read no value the student computes; "
+              "assign the answer at top level in the solution, then assert):",
+              ", ".join(unchecked))
     for path in write_downloads(args.downloads):
         print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
 
