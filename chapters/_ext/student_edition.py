@@ -110,7 +110,10 @@ def split_solution(code: str) -> tuple[list[str], list[str], list[str]]:
                     loaded.append(node.id)
             elif isinstance(node, ast.arg):
                 bound.add(node.arg)
-    reads = [n for n in loaded if n not in bound and not hasattr(builtins, n)]
+    # A name the checks both assign and read (an accumulator updated in a checking loop)
+    # is read from the student's notebook when the solution sets it before the checks.
+    reads = [n for n in loaded if (n not in bound or n in assigned)
+             and not hasattr(builtins, n)]
     stubs = [n for n in assigned if n in reads]
     return [ast.get_source_segment(code, s) for s in checks], reads, stubs
 
