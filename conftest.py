@@ -51,3 +51,19 @@ def pytest_ignore_collect(collection_path, config):
         rel = path.resolve().relative_to(ROOT).with_suffix("").as_posix()
         return rel not in _TOC
     return None
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--without-numba", action="store_true",
+        help="make numba unimportable: the package's compiled kernels run as Python "
+             "(tests/test_without_numba.py runs a subset this way)")
+
+
+def pytest_configure(config):
+    if config.getoption("--without-numba"):
+        import sys
+
+        if "numba" in sys.modules and sys.modules["numba"] is not None:
+            raise RuntimeError("--without-numba: numba was imported before the tests")
+        sys.modules["numba"] = None  # `import numba` now raises ImportError

@@ -398,7 +398,7 @@ def dictionary_learning(quick, log):
 
     out = {"n_signals": n, "n_atoms": n_atoms, "lam": lam, "batch_size": batch,
            "runs": []}
-    sc.learn_dictionary(X[:300], n_atoms, lam, n_epochs=1, progress=False)  # compile
+    sc.learn_dictionary(X[:300], n_atoms, lam, epochs=1, progress=False)  # compile
     for fit_algorithm in ("lars", "cd"):
         for epochs in (1,) if quick or fit_algorithm == "lars" else (1, 2):
             model = MiniBatchDictionaryLearning(
@@ -415,7 +415,7 @@ def dictionary_learning(quick, log):
     for init in ("random", "data"):
         for epochs in ((1,) if quick else (1, 2, 3, 4)):
             t, res = timed(lambda e=epochs, i=init: sc.learn_dictionary(
-                X, n_atoms, lam, n_epochs=e, batch_size=batch, progress=False, seed=0,
+                X, n_atoms, lam, epochs=e, batch_size=batch, progress=False, seed=0,
                 init=i))
             f = score(res.D)
             out["runs"].append({"library": "sparsecoding.learn_dictionary",

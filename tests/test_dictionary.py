@@ -53,7 +53,7 @@ def test_normalize_columns_tensor_in_tensor_out():
 
 def test_learned_dictionary_recovers_the_true_atoms():
     X, D0 = _synthetic()
-    res = learn_dictionary(X, 24, 0.1, n_epochs=20, batch_size=64, progress=False)
+    res = learn_dictionary(X, 24, 0.1, epochs=20, batch_size=64, progress=False)
     assert res.D.shape == (16, 24)
     assert np.all(np.linalg.norm(res.D, axis=0) <= 1 + 1e-12)
     best = np.abs(res.D.T @ D0).max(axis=0)  # |cos| of the closest learned atom
@@ -64,17 +64,17 @@ def test_learned_dictionary_recovers_the_true_atoms():
 
 def test_objective_decreases():
     X, _ = _synthetic(seed=1)
-    res = learn_dictionary(X, 24, 0.1, n_epochs=8, batch_size=64, progress=False)
-    assert res.history.shape == (8,)
-    assert res.history[-1] < 0.95 * res.history[0]
-    assert np.all(np.diff(res.history) < 1e-6 * res.history[0])
+    res = learn_dictionary(X, 24, 0.1, epochs=8, batch_size=64, progress=False)
+    assert res.objective.shape == (8,)
+    assert res.objective[-1] < 0.95 * res.objective[0]
+    assert np.all(np.diff(res.objective) < 1e-6 * res.objective[0])
 
 
 def test_no_worse_than_scikit_learn():
     # scikit-learn minimises (1/2)||x - h D||^2 + alpha ||h||_1: alpha is our lam
     X, _ = _synthetic(n=1000, seed=2)
     lam, k, epochs, bs = 0.1, 24, 5, 100
-    ours = learn_dictionary(X, k, lam, n_epochs=epochs, batch_size=bs, progress=False)
+    ours = learn_dictionary(X, k, lam, epochs=epochs, batch_size=bs, progress=False)
     with warnings.catch_warnings():  # its coordinate descent warns on a few batches
         warnings.simplefilter("ignore", ConvergenceWarning)
         sk = MiniBatchDictionaryLearning(k, alpha=lam, max_iter=epochs, batch_size=bs,
@@ -86,18 +86,18 @@ def test_no_worse_than_scikit_learn():
 
 def test_data_init_and_explicit_init():
     X, D0 = _synthetic(n=300, seed=3)
-    res = learn_dictionary(X, 24, 0.1, n_epochs=2, batch_size=50, init="data",
+    res = learn_dictionary(X, 24, 0.1, epochs=2, batch_size=50, init="data",
                            progress=False)
     assert np.all(np.linalg.norm(res.D, axis=0) <= 1 + 1e-12)
     # starting at the truth, the learning stays there
-    res = learn_dictionary(X, 24, 0.1, n_epochs=2, batch_size=50, D_init=D0,
+    res = learn_dictionary(X, 24, 0.1, epochs=2, batch_size=50, D_init=D0,
                            progress=False)
     assert np.min(np.abs(np.sum(res.D * D0, axis=0))) > 0.98
 
 
 def test_deterministic_and_torch_matches_numpy():
     X, _ = _synthetic(n=400, seed=4)
-    kw = dict(n_epochs=2, batch_size=64, progress=False)
+    kw = dict(epochs=2, batch_size=64, progress=False)
     a = learn_dictionary(X, 24, 0.1, **kw)
     b = learn_dictionary(X, 24, 0.1, **kw)
     np.testing.assert_array_equal(a.D, b.D)
@@ -106,7 +106,7 @@ def test_deterministic_and_torch_matches_numpy():
     t = learn_dictionary(torch.as_tensor(X), 24, 0.1, **kw)  # "auto": FISTA on tensors
     assert isinstance(t.D, torch.Tensor)
     np.testing.assert_allclose(t.D.numpy(), f.D, atol=1e-6)
-    np.testing.assert_allclose(t.history, f.history, rtol=1e-6)
+    np.testing.assert_allclose(t.objective, f.objective, rtol=1e-6)
     # a NumPy array with device="cpu" runs with torch and comes back as NumPy
     c = learn_dictionary(X, 24, 0.1, device="cpu", **kw)
     assert isinstance(c.D, np.ndarray)
@@ -118,10 +118,10 @@ def test_deterministic_and_torch_matches_numpy():
 
 def test_exact_codes_reach_a_lower_objective_than_fista_codes():
     X, _ = _synthetic(n=600, seed=8)
-    kw = dict(n_epochs=3, batch_size=64, progress=False)
+    kw = dict(epochs=3, batch_size=64, progress=False)
     exact = learn_dictionary(X, 24, 0.1, coder="homotopy", **kw)
     approx = learn_dictionary(X, 24, 0.1, coder="fista", code_max_iter=5, **kw)
-    assert exact.history[-1] < approx.history[-1]
+    assert exact.objective[-1] < approx.objective[-1]
 
 
 def test_denoise_with_an_orthonormal_basis_is_averaged_soft_thresholding():
@@ -203,7 +203,7 @@ def test_resampled_atoms_and_threads():
     and running the kernels on two cores changes nothing."""
     threadpoolctl = pytest.importorskip("threadpoolctl")
     X, _ = _synthetic(n=600, seed=5)
-    kw = dict(n_epochs=2, batch_size=100, progress=False, coder="homotopy")
+    kw = dict(epochs=2, batch_size=100, progress=False, coder="homotopy")
     with threadpoolctl.threadpool_limits(limits=1, user_api="blas"):
         one = learn_dictionary(X, 60, 2.0, **kw)
     assert one.extra["n_resampled"] > 0

@@ -77,10 +77,6 @@ ITERATIVE = {
 }
 
 
-# The proximal-gradient solvers still stop on the size of their last step; the single
-# engine stops them on the duality gap. Until it lands this test documents the bug.
-@pytest.mark.xfail(reason="ISTA/FISTA stop on the step size, not yet on the duality gap",
-                   strict=False)
 @pytest.mark.parametrize("name", list(ITERATIVE))
 @SETTINGS
 @given(problem=problems())

@@ -73,3 +73,31 @@ def test_run_scale(monkeypatch):
     monkeypatch.setenv("SPARSECODING_SCALE", "huge")
     with pytest.raises(ValueError, match="SPARSECODING_SCALE"):
         run_scale()
+
+
+def test_pyproject_declares_every_import():
+    """Every third-party module the package imports is a dependency or in an extra."""
+    import ast
+    import sys
+    import tomllib
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    project = tomllib.loads((root / "pyproject.toml").read_text())["project"]
+    declared = set()
+    for req in project["dependencies"] + sum(project["optional-dependencies"].values(), []):
+        name = req.split(">")[0].split("=")[0].split("[")[0].strip().lower()
+        declared.add(name)
+    distribution = {"sklearn": "scikit-learn", "skimage": "scikit-image", "pywt": "pywavelets",
+                    "array_api_compat": "array-api-compat", "yaml": "pyyaml"}
+    imported = set()
+    for path in (root / "src" / "sparsecoding").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                imported.update(a.name.split(".")[0] for a in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                imported.add(node.module.split(".")[0])
+    third_party = {m for m in imported
+                   if m not in sys.stdlib_module_names and m not in ("sparsecoding",)}
+    missing = {distribution.get(m, m).lower() for m in third_party} - declared
+    assert not missing, f"imported but not declared in pyproject.toml: {sorted(missing)}"

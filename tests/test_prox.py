@@ -114,10 +114,10 @@ def test_soft_threshold_torch_autograd():
 
 
 @pytest.mark.parametrize("bad, exc, match", [
-    (-1.0, ValueError, "threshold"),
-    (float("nan"), ValueError, "threshold"),
-    ("1", TypeError, "threshold"),
-    (np.array([-1.0, 1.0]), ValueError, "threshold"),
+    (-1.0, ValueError, "lam"),
+    (float("nan"), ValueError, "lam"),
+    ("1", TypeError, "lam"),
+    (np.array([-1.0, 1.0]), ValueError, "lam"),
 ])
 def test_bad_threshold(bad, exc, match):
     with pytest.raises(exc, match=match):

@@ -407,15 +407,22 @@ def test_chapter_header_buttons(visit):
     expect(colab).to_be_visible()
     assert f"/v2/gh/{slug}/" in binder.get_attribute("href")
     assert binder.get_attribute("href").endswith(source)
-    assert colab.get_attribute("href").endswith(f"github/{slug}/blob/main/{source}")
+    # Colab opens the Jupyter edition on the branch the site is published to.
+    branch = config["sphinx"]["config"].get("edition_pages_branch", "gh-pages")
+    assert colab.get_attribute("href").endswith(
+        f"github/{slug}/blob/{branch}/_edition/{source}")
 
     download = page.locator(".dropdown-download-buttons a.btn-download-source-button")
     expect(download).to_have_count(1)
     url = download.evaluate("a => a.href")
-    assert url.endswith(".ipynb"), url
+    assert url.endswith(f"_edition/{source}"), url
     assert check_link(HTML, visit.server.host, url) is None, url
     notebook = json.loads((HTML / urlsplit(url).path.lstrip("/")).read_text())
-    assert notebook["cells"], "the downloadable notebook is empty"
+    assert "import sparsecoding" in "".join(notebook["cells"][0]["source"]), \
+        "the downloadable notebook does not start with the install cell"
+    archive = page.locator(".dropdown-download-buttons a.btn-download-edition-zip")
+    expect(archive).to_have_count(1)
+    assert check_link(HTML, visit.server.host, archive.evaluate("a => a.href")) is None
 
     repo_button = page.locator("a.btn-source-repository-button")
     expect(repo_button).to_have_count(1)
@@ -423,6 +430,31 @@ def test_chapter_header_buttons(visit):
 
     expect(page.locator("button.search-button").first).to_be_attached()
     _no_errors(visit)
+
+
+def test_jupyter_edition_is_built(build):
+    """Every chapter has its Jupyter edition, in plain Markdown with the values written in,
+    plus a zip of them all and the package's wheel that the install cells fetch."""
+    import zipfile
+
+    folder = HTML / "_edition"
+    index = json.loads((folder / "index.json").read_text())
+    expected = sorted(page.replace(".html", ".ipynb") for page in NOTEBOOK_PAGES)
+    assert sorted(index["notebooks"]) == expected
+    assert (folder / index["wheel"]).is_file()
+    with zipfile.ZipFile(folder / "sparse-coding-notebooks.zip") as archive:
+        assert sorted(archive.namelist()) == expected
+    raw = [":class:", "{prf:", "{cite", "{eval", "{doc", "{glue", "{ref", "{py:",
+           "{exercise", "{solution", "NBVAL"]
+    for name in expected:
+        notebook = json.loads((folder / name).read_text())
+        first = "".join(notebook["cells"][0]["source"])
+        assert "except ImportError" in first and index["wheel"] in first, name
+        for cell in notebook["cells"]:
+            if cell["cell_type"] == "markdown":
+                text = "".join(cell["source"])
+                found = [marker for marker in raw if marker in text]
+                assert not found, f"{name}: {found} in {text[:200]!r}"
 
 
 def test_index_leads_to_the_landing_page(visit):

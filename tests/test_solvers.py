@@ -283,8 +283,9 @@ def test_cuda_matches_cpu():
 ])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_numpy_fast_path_equals_the_generic_iteration(monkeypatch, kw, dtype):
-    """The in-place NumPy loop and the backend-generic loop (used for tensors) must
-    produce the same iterates: the fast path is an optimisation, not a second algorithm."""
+    """The compiled passes of the engine's lasso step (NumPy with Numba) and its array
+    expressions (used for tensors, and without Numba) must produce the same iterates:
+    the compiled passes are an optimisation, not a second algorithm."""
     from sparsecoding import solvers as S
 
     kw = dict(kw)
@@ -292,7 +293,7 @@ def test_numpy_fast_path_equals_the_generic_iteration(monkeypatch, kw, dtype):
     D, X = make_problem(20, 50, 9, seed=4)
     D, X = D.astype(dtype), X.astype(dtype)
     fast = solver(D, X, 0.05, tol=1e-7, max_iter=300, chunk_size=4, **kw)
-    monkeypatch.setattr(S, "_run_chunk_numpy", S._run_chunk)
+    monkeypatch.setattr(S, "_USE_COMPILED", False)
     generic = solver(D, X, 0.05, tol=1e-7, max_iter=300, chunk_size=4, **kw)
     assert fast.n_iter == generic.n_iter and fast.converged == generic.converged
     rtol = 1e-12 if dtype == np.float64 else 1e-5
@@ -361,18 +362,18 @@ def test_chunks_shared_among_cores_give_the_same_codes():
         if _threads.blas_threads() < 2:
             pytest.skip("this BLAS cannot use two threads")
         seen = []
-        original = S._run_chunk_numpy
+        original = S._pgm
 
         def spy(*args, **kwargs):
             import threading
             seen.append(threading.get_ident())
             return original(*args, **kwargs)
 
-        S._run_chunk_numpy = spy
+        S._pgm = spy
         try:
             shared = sc.fista(D, X, 0.02, tol=1e-8, chunk_size=37, restart="gradient")
         finally:
-            S._run_chunk_numpy = original
+            S._pgm = original
     assert len(set(seen)) == 2, "the chunks did not run on two threads"
     np.testing.assert_array_equal(shared.codes, serial.codes)
     np.testing.assert_array_equal(shared.objective, serial.objective)
@@ -394,3 +395,89 @@ def test_map_on_cores_nested_calls_run_in_turn():
     out = _threads.map_on_cores(outer, range(4), 2)
     assert out == [[[i * 10 + j for j in range(3)] for i in range(k, k + 2)]
                    for k in range(4)]
+
+
+@pytest.mark.parametrize("mode", ["gram", "residual"])
+@pytest.mark.parametrize("solver", [sc.ista, sc.fista, sc.continuation_ista])
+def test_stopping_rule_is_the_relative_duality_gap(solver, mode):
+    """converged means every signal's relative gap is at most tol, and the gap bounds
+    the distance to scikit-learn's optimum."""
+    D, X = make_problem(20, 40, 6, seed=5)
+    lam, tol = 0.1, 1e-7
+    res = solver(D, X, lam, tol=tol, max_iter=50_000, mode=mode)
+    assert res.converged and res.gap.shape == (X.shape[0],)
+    half_xx = 0.5 * np.sum(X * X, axis=1)
+    R = X - res.codes @ D.T
+    primal = 0.5 * np.sum(R * R, axis=1) + lam * np.abs(res.codes).sum(axis=1)
+    s = np.minimum(1.0, lam / np.max(np.abs(R @ D), axis=1))  # dual point by hand
+    dual = s * np.sum(X * R, axis=1) - 0.5 * s ** 2 * np.sum(R * R, axis=1)
+    np.testing.assert_allclose(res.gap, (primal - dual) / half_xx, rtol=1e-6, atol=1e-12)
+    assert np.all(res.gap <= tol)
+    ref = sklearn_lasso(D, X, lam)
+    f_ref = 0.5 * np.sum((X - ref @ D.T) ** 2, axis=1) + lam * np.abs(ref).sum(axis=1)
+    assert np.all(primal - f_ref <= res.gap * half_xx + 1e-12)
+
+
+def test_not_converged_when_one_signal_is_not():
+    D, X = make_problem(20, 40, 6, seed=5)
+    res = sc.fista(D, X, 0.01, tol=1e-12, max_iter=15)
+    assert not res.converged and res.n_iter == 15 and np.any(res.gap > 1e-12)
+
+
+def test_lam_zero_uses_the_optimality_residual():
+    D, X = make_problem(30, 12, 4, seed=6)  # full column rank: least squares
+    res = sc.fista(D, X, 0.0, tol=1e-10, max_iter=50_000)
+    ref = np.linalg.lstsq(D, X.T, rcond=None)[0].T
+    assert res.converged
+    np.testing.assert_allclose(res.codes, ref, atol=1e-7)
+    kkt = np.max(np.abs((X - res.codes @ D.T) @ D), axis=1) / np.max(np.abs(X @ D), axis=1)
+    np.testing.assert_allclose(res.gap, kkt, rtol=1e-6, atol=1e-14)
+
+
+@pytest.mark.parametrize("mode", ["gram", "residual"])
+@pytest.mark.parametrize("solver", [sc.ista, sc.fista])
+def test_backtracking_matches_sklearn(solver, mode):
+    D, X = make_problem(20, 40)
+    res = solver(D, X, 0.1, tol=1e-10, max_iter=50_000, lipschitz="backtracking",
+                 mode=mode)
+    ref = objective(D, X, sklearn_lasso(D, X, 0.1), 0.1)
+    assert res.converged
+    assert abs(objective(D, X, res.codes, 0.1) - ref) <= 1e-6 * ref
+    # the step found is within a factor 2 of 1 / ||D||^2 (it starts below and doubles)
+    assert 0 < res.lipschitz <= 2 * np.linalg.norm(D, 2) ** 2
+    with pytest.raises(ValueError, match="lipschitz"):
+        solver(D, X, 0.1, lipschitz="linesearch")
+
+
+@pytest.mark.parametrize("solver", [sc.ista, sc.fista, sc.continuation_ista])
+def test_mixed_inputs_follow_x(solver):
+    """The documented rule: X decides the kind, device and dtype of the codes; a NumPy
+    D follows a tensor X; a tensor D with NumPy X is refused."""
+    D, X = make_problem()
+    ref = sklearn_lasso(D, X, 0.1)
+    f_ref = objective(D, X, ref, 0.1)
+    cases = [
+        (D, X.astype(np.float32), np.float32),
+        (D.astype(np.float32), X, np.float64),
+        (D, torch.tensor(X, dtype=torch.float32), torch.float32),
+        (torch.tensor(D, dtype=torch.float32), torch.tensor(X), torch.float64),
+        (torch.tensor(D), torch.tensor(X, dtype=torch.float32), torch.float32),
+    ]
+    for Dk, Xk, dtype in cases:
+        res = solver(Dk, Xk, 0.1, tol=1e-5, max_iter=20_000)
+        assert type(res.codes) is type(Xk) and res.codes.dtype == dtype
+        H = res.codes.double().numpy() if isinstance(Xk, torch.Tensor) else res.codes
+        assert objective(D, X, H.astype(np.float64), 0.1) <= f_ref * (1 + 1e-3)
+    with pytest.raises(TypeError, match="D"):
+        solver(torch.tensor(D), X, 0.1)
+
+
+@pytest.mark.parametrize("solver", [sc.ista, sc.fista, sc.continuation_ista])
+def test_signals_that_require_grad_build_no_graph(solver):
+    D, X = make_problem(n_signals=50)
+    Xt = torch.tensor(X, requires_grad=True)
+    Dt = torch.tensor(D, requires_grad=True)
+    res = solver(Dt, Xt, 0.1, tol=1e-8, max_iter=300)
+    assert res.codes.grad_fn is None and not res.codes.requires_grad
+    plain = solver(torch.tensor(D), torch.tensor(X), 0.1, tol=1e-8, max_iter=300)
+    torch.testing.assert_close(res.codes, plain.codes)

@@ -40,7 +40,14 @@ def blas_threads():
     return max([1] + [lib.num_threads for lib in libs])
 
 
-_WORKERS = None  # while the kernels own the cores: how many threads they use
+# Process-wide state, changed only under the lock. While at least one call is inside
+# kernels_own_the_cores (from any Python thread), BLAS is limited to one thread and
+# _WORKERS holds the number of threads it had before the first of them entered; the
+# last one out restores BLAS's limits, so that concurrent calls cannot leave it at one.
+_LOCK = threading.Lock()
+_DEPTH = 0
+_WORKERS = None
+_LIMITER = None
 _POOL = None  # threads kept for the next call (they wait, they do not spin)
 _PREFIX = "sparsecoding-worker"
 
@@ -48,34 +55,43 @@ _PREFIX = "sparsecoding-worker"
 @contextlib.contextmanager
 def kernels_own_the_cores():
     """Context in which BLAS uses one thread and :func:`map_on_cores` keeps the number
-    of workers BLAS had on entry (also in nested calls). For loops that alternate small
-    products with compiled kernels, such as mini-batch dictionary learning: threaded
-    BLAS gains nothing on small products and its spinning threads slow the kernels."""
-    global _WORKERS
-    saved = _WORKERS
-    workers = blas_threads() if saved is None else saved
-    controller = _controller()
-    limit = (contextlib.nullcontext() if controller is None
-             else controller.limit(limits=1, user_api="blas"))
-    with limit:
-        _WORKERS = workers
-        try:
-            yield workers
-        finally:
-            _WORKERS = saved
+    of workers BLAS had on entry (also in nested and concurrent calls). For loops that
+    alternate small products with compiled kernels, such as mini-batch dictionary
+    learning: threaded BLAS gains nothing on small products and its spinning threads
+    slow the kernels. BLAS's limits are restored when the last such context exits."""
+    global _DEPTH, _WORKERS, _LIMITER
+    with _LOCK:
+        if _DEPTH == 0:
+            _WORKERS = blas_threads()
+            controller = _controller()
+            _LIMITER = (None if controller is None
+                        else controller.limit(limits=1, user_api="blas"))
+        _DEPTH += 1
+        workers = _WORKERS
+    try:
+        yield workers
+    finally:
+        with _LOCK:
+            _DEPTH -= 1
+            if _DEPTH == 0:
+                if _LIMITER is not None:
+                    _LIMITER.restore_original_limits()
+                _LIMITER = _WORKERS = None
 
 
 def workers():
     """How many threads :func:`map_on_cores` uses."""
-    return _WORKERS if _WORKERS is not None else blas_threads()
+    saved = _WORKERS
+    return saved if saved is not None else blas_threads()
 
 
 def _pool(n):
+    """The shared pool, with at least ``n`` threads (call with the lock held)."""
     global _POOL
     if _POOL is None or _POOL._max_workers < n:
         from concurrent.futures import ThreadPoolExecutor
 
-        if _POOL is not None:
+        if _POOL is not None:  # work already submitted to it still runs
             _POOL.shutdown(wait=False)
         _POOL = ThreadPoolExecutor(max_workers=n, thread_name_prefix=_PREFIX)
     return _POOL
@@ -84,7 +100,8 @@ def _pool(n):
 def map_on_cores(fn, items, n_workers=None):
     """``[fn(item) for item in items]``, the items shared among ``n_workers`` threads
     (default: :func:`workers`), each with single-threaded BLAS; in turn with one worker
-    or one item. The results are the same either way when the items are independent."""
+    or one item. The results are the same either way when the items are independent.
+    Safe to call from several Python threads at once (they share one pool)."""
     items = list(items)
     if n_workers is None:
         n_workers = workers()
@@ -93,6 +110,7 @@ def map_on_cores(fn, items, n_workers=None):
         # one worker, or called from a worker (waiting on the pool could deadlock)
         return [fn(item) for item in items]
     with kernels_own_the_cores():
-        pool = _pool(n_workers)
-        futures = [pool.submit(fn, item) for item in items]
+        with _LOCK:  # no other thread replaces the pool between these submissions
+            pool = _pool(n_workers)
+            futures = [pool.submit(fn, item) for item in items]
         return [f.result() for f in futures]

@@ -11,7 +11,7 @@ import numbers
 
 import numpy as np
 
-from ._backend import is_tensor
+from ._arrays import is_torch as is_tensor
 
 _FLOAT_DTYPES = ("float32", "float64")
 
@@ -141,28 +141,24 @@ def check_dictionary_and_signals(D, X):
     ``D`` is ``(n_features, n_atoms)``; ``X`` is ``(n_signals, n_features)`` or a single
     signal ``(n_features,)``. ``X2`` is always 2-D and ``squeeze`` tells whether the
     result must be returned 1-D. ``D`` is converted to the kind, device and dtype of
-    ``X`` (NumPy in gives NumPy out, a tensor in gives a tensor out); the common dtype
-    is the more precise of the two.
+    ``X``: the signals decide (NumPy in gives NumPy out, a tensor in gives a tensor out
+    on its device, and the codes have the dtype of ``X`` whatever ``D``'s). A torch
+    ``D`` with NumPy ``X`` is refused, so that a tensor is never copied off its device
+    silently.
     """
     X = check_array(X, "X", ndim=(1, 2))
     D = check_array(D, "D", ndim=2)
     if is_tensor(X):
         import torch
 
-        dtype = torch.promote_types(X.dtype, D.dtype) if is_tensor(D) else X.dtype
-        if not is_tensor(D) and D.dtype == np.float64 and X.dtype == torch.float32:
-            dtype = torch.float32  # a NumPy dictionary follows the tensor's dtype
-        X = X.to(dtype)
-        D = torch.as_tensor(D, dtype=dtype, device=X.device)
+        D = torch.as_tensor(D, dtype=X.dtype, device=X.device)
     else:
         if is_tensor(D):
             raise TypeError(
                 "D is a torch tensor but X is not: pass both as tensors, or both as "
-                "NumPy arrays"
+                "NumPy arrays (a NumPy D with a tensor X follows X)"
             )
-        dtype = np.result_type(X.dtype, D.dtype)
-        X = X.astype(dtype, copy=False)
-        D = D.astype(dtype, copy=False)
+        D = D.astype(X.dtype, copy=False)
     check_solver_float(X, "X")
     squeeze = X.ndim == 1
     X2 = X.reshape(1, -1) if squeeze else X

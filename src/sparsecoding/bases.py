@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._backend import is_tensor
+from ._arrays import is_torch as is_tensor
 from ._validation import check_dictionary_and_signals, check_scalar
 
 __all__ = ["dct_matrix", "dct2_basis", "min_l2_representation", "basis_pursuit"]

@@ -21,7 +21,9 @@ import numbers
 
 import numpy as np
 
-from ._backend import is_tensor, namespace
+from array_api_compat import array_namespace
+
+from ._arrays import is_torch as is_tensor
 from ._validation import check_array, check_choice, check_scalar
 
 __all__ = [
@@ -47,7 +49,7 @@ def _active(H, threshold):
     threshold = check_scalar(threshold, "threshold", low=0.0)
     if H.ndim == 1:
         H = H.reshape(1, -1)
-    xp = namespace(H)
+    xp = array_namespace(H)
     return H, xp.abs(H) > threshold
 
 
@@ -74,9 +76,8 @@ def active_counts(H, threshold=0.0):
     array([2, 0])
     """
     H, act = _active(H, threshold)
-    if is_tensor(act):
-        return act.sum(dim=1)
-    return act.sum(axis=1).astype(np.int64)
+    xp = array_namespace(act)
+    return xp.sum(xp.astype(act, xp.int64), axis=1)
 
 
 def active_units(H, threshold=0.0):
@@ -98,9 +99,8 @@ def active_units(H, threshold=0.0):
     1.5
     """
     counts = active_counts(H, threshold)
-    if is_tensor(counts):
-        return float(counts.double().mean().item())
-    return float(counts.mean())
+    xp = array_namespace(counts)
+    return float(xp.mean(xp.astype(counts, xp.float64)))
 
 
 def activity_ratio(H, threshold=0.0):
@@ -139,9 +139,7 @@ def dead_unit_mask(H, threshold=0.0):
     array([ True, False, False])
     """
     _, act = _active(H, threshold)
-    if is_tensor(act):
-        return ~act.any(dim=0)
-    return ~act.any(axis=0)
+    return ~array_namespace(act).any(act, axis=0)
 
 
 def dead_units(H, threshold=0.0):
@@ -157,9 +155,8 @@ def dead_units(H, threshold=0.0):
     0.5
     """
     mask = dead_unit_mask(H, threshold)
-    if is_tensor(mask):
-        return float(mask.double().mean().item())
-    return float(mask.mean())
+    xp = array_namespace(mask)
+    return float(xp.mean(xp.astype(mask, xp.float64)))
 
 
 def fraction_variance_unexplained(X, X_hat):
@@ -191,11 +188,11 @@ def fraction_variance_unexplained(X, X_hat):
         raise ValueError(
             f"X_hat must have the shape of X {tuple(X.shape)}, got {tuple(X_hat.shape)}"
         )
-    xp = namespace(X)
+    xp = array_namespace(X)
     R = X - X_hat
-    C = X - X.mean(0, keepdims=True) if not is_tensor(X) else X - X.mean(0, keepdim=True)
-    num = xp.scalar(xp.sum(R * R))
-    den = xp.scalar(xp.sum(C * C))
+    C = X - xp.mean(X, axis=0, keepdims=True)
+    num = float(xp.sum(R * R))
+    den = float(xp.sum(C * C))
     if den == 0:
         raise ValueError("X has zero variance (all signals equal): the FVU is undefined")
     return num / den

@@ -16,9 +16,9 @@ Here :math:`f(h) = \tfrac12\|x - Dh\|_2^2 + \tfrac{\mu}{2}\|h\|_2^2` (ridge regr
 
 from __future__ import annotations
 
-import numpy as np
+from array_api_compat import array_namespace, device
 
-from ._backend import is_tensor, namespace
+from ._arrays import no_grad
 from ._validation import (
     check_array,
     check_choice,
@@ -26,7 +26,7 @@ from ._validation import (
     check_scalar,
 )
 from .prox import project_simplex
-from .solvers import SolverResult, _check_init, lipschitz_constant
+from .solvers import SolverResult, _check_init, _Composite, _pgm, lipschitz_constant
 
 __all__ = ["projected_gradient", "scale_free_attention", "softmax"]
 
@@ -38,16 +38,10 @@ def _orthonormal_basis(basis, D, xp):
             f"basis must have shape (n_atoms, k) = ({D.shape[1]}, k), one spanning "
             f"vector per column, got {tuple(basis.shape)}"
         )
-    if is_tensor(basis):
-        import torch
-
-        Q, R = torch.linalg.qr(basis)
-        diag = torch.abs(torch.diagonal(R))
-    else:
-        Q, R = np.linalg.qr(basis)
-        diag = np.abs(np.diag(R))
-    if xp.scalar(xp.amax(diag)) == 0 or \
-            xp.scalar(xp.amax(-diag)) > -1e-10 * xp.scalar(xp.amax(diag)):
+    Q, R = xp.linalg.qr(basis)
+    diag = xp.abs(xp.linalg.diagonal(R))
+    top = float(xp.max(diag))
+    if top == 0 or float(xp.min(diag)) < 1e-10 * top:
         raise ValueError("basis must have linearly independent columns")
     return Q
 
@@ -121,7 +115,7 @@ def projected_gradient(D, X, *, constraint="simplex", basis=None, lam=0.0, ridge
     ridge = check_scalar(ridge, "ridge", low=0.0)
     max_iter = check_scalar(max_iter, "max_iter", low=0, integer=True)
     tol = check_scalar(tol, "tol", low=0.0)
-    xp = namespace(X2)
+    xp = array_namespace(X2)
     n, n_atoms = X2.shape[0], D.shape[1]
     if constraint == "subspace":
         if basis is None:
@@ -141,53 +135,69 @@ def projected_gradient(D, X, *, constraint="simplex", basis=None, lam=0.0, ridge
 
         def project(V):
             return project_simplex(V, axis=-1)
-    if init is None:
-        if constraint == "simplex":
-            H = xp.ones((n, n_atoms), like=X2) / n_atoms
-        else:
-            H = xp.zeros((n, n_atoms), like=X2)
-    else:
-        H = project(_check_init(init, X2, n_atoms))
+    problem = _Projected(xp, D, X2, project, lam, ridge)
+    if init is not None:
+        init = project(_check_init(init, X2, n_atoms))
+    elif constraint == "simplex":
+        init = xp.ones((n, n_atoms), dtype=X2.dtype, device=device(X2)) / n_atoms
     L = lipschitz_constant(D) + ridge
     if L == 0.0:
         L = 1.0
-    G = D.T @ D
-    B = X2 @ D
-    half_xx = 0.5 * xp.sum(X2 * X2, axis=1)
-
-    def objective(H):
-        quad = half_xx + xp.sum(H * (0.5 * (H @ G) - B), axis=1)
-        return xp.sum(quad + 0.5 * ridge * xp.sum(H * H, axis=1)
-                      + lam * xp.sum(xp.abs(H), axis=1))
-
-    history = [xp.scalar(objective(H))]
-    Y, t = H, 1.0
-    converged, k = False, 0
-    for k in range(1, max_iter + 1):
-        # On the simplex, lam * 1 is a subgradient of lam * ||h||_1 (h >= 0); with a
-        # subspace, lam is zero.
-        grad = Y @ G - B + ridge * Y + lam
-        H_new = project(Y - grad / L)
-        step = xp.amax(xp.abs(H_new - Y), axis=1)
-        threshold = tol * xp.amax(xp.abs(H_new), axis=1)
-        if accelerated:
-            t_new = (1 + (1 + 4 * t * t) ** 0.5) / 2
-            Y = H_new + ((t - 1) / t_new) * (H_new - H)
-            t = t_new
-        else:
-            Y = H_new
-        H = H_new
-        history.append(xp.scalar(objective(H)))
-        if bool(xp.amax(step - threshold) <= 0):
-            converged = True
-            break
+    with no_grad(X2):
+        H, objective, k, converged, _, L = _pgm(
+            problem, init, L=L, momentum=accelerated, max_iter=max_iter, tol=tol)
     return SolverResult(
         codes=H[0] if squeeze else H,
-        objective=np.array(history, dtype=np.float64),
+        objective=objective,
         n_iter=k,
         converged=converged,
-        extra={"lipschitz": L, "constraint": constraint, "solver": "projected_gradient"},
+        lipschitz=L,
     )
+
+
+class _Projected(_Composite):
+    """Ridge regression with a linear term on a convex set, for the engine:
+    :math:`f(h) = \\tfrac12\\|x - Dh\\|^2 + \\tfrac{\\mu}{2}\\|h\\|^2 + \\lambda
+    \\mathbf 1^\\top h` (on the simplex :math:`\\mathbf 1^\\top h = \\|h\\|_1`) and
+    the projection as proximal operator; stops on the relative step."""
+
+    check_every = 1
+
+    def __init__(self, xp, D, X, project, lam, ridge):
+        self.xp, self.project, self.lam, self.ridge = xp, project, lam, ridge
+        self.shape = (X.shape[0], D.shape[1])
+        self.dtype, self.device = X.dtype, device(X)
+        self.G, self.B = D.T @ D, X @ D
+        self.half_xx = 0.5 * xp.sum(X * X, axis=1)
+
+    def image(self, H):
+        return H @ self.G
+
+    def grad(self, AY, Y):
+        # On the simplex, lam * 1 is a subgradient of lam * ||h||_1 (h >= 0); with a
+        # subspace, lam is zero.
+        return AY - self.B + self.ridge * Y + self.lam
+
+    def smooth(self, H, A):
+        xp = self.xp
+        return (self.half_xx + xp.sum(H * (0.5 * A - self.B), axis=1)
+                + 0.5 * self.ridge * xp.sum(H * H, axis=1))
+
+    def penalty(self, H):
+        return self.lam * self.xp.sum(self.xp.abs(H), axis=1)
+
+    def prox(self, V, thr):
+        return self.project(V)
+
+    def certificate(self, H, A, Y):
+        """:math:`\\|h_{k+1} - y_k\\|_\\infty / \\|h_{k+1}\\|_\\infty` per signal."""
+        xp = self.xp
+        step = xp.max(xp.abs(H - Y), axis=1)
+        top = xp.max(xp.abs(H), axis=1)
+        pos = top > 0
+        inf = xp.full_like(step, float("inf"))
+        return xp.where(pos, step / xp.where(pos, top, xp.ones_like(top)),
+                        xp.where(step > 0, inf, 0 * step))
 
 
 def scale_free_attention(D, X, lam=0.0, *, max_iter=5000, tol=1e-10, accelerated=True):
@@ -242,11 +252,6 @@ def softmax(z, axis=-1):
     [0.5, 0.5]
     """
     z = check_array(z, "z", ndim=tuple(range(1, 9)))
-    xp = namespace(z)
-    if is_tensor(z):
-        shifted = z - z.amax(dim=axis, keepdim=True)
-        e = shifted.exp()
-    else:
-        shifted = z - np.max(z, axis=axis, keepdims=True)
-        e = np.exp(shifted)
+    xp = array_namespace(z)
+    e = xp.exp(z - xp.max(z, axis=axis, keepdims=True))
     return e / xp.sum(e, axis=axis, keepdims=True)

@@ -22,7 +22,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._backend import is_tensor, namespace
+from array_api_compat import array_namespace, device as _device
+
+from ._arrays import is_numpy, is_torch, synchronize, to_numpy
 from ._threads import kernels_own_the_cores
 from ._validation import check_array, check_choice, check_scalar
 from .homotopy import homotopy
@@ -58,11 +60,9 @@ def normalize_columns(D, max_norm=1.0):
     """
     D = check_array(D, "D", ndim=2)
     max_norm = check_scalar(max_norm, "max_norm", low=0.0, low_inclusive=False)
-    xp = namespace(D)
+    xp = array_namespace(D)
     norms = xp.sqrt(xp.sum(D * D, axis=0, keepdims=True))
-    scale = xp.where(norms > max_norm, max_norm / xp.where(norms > 0, norms, 1 + 0 * norms),
-                     1 + 0 * norms)
-    return D * scale
+    return D / xp.clip(norms / max_norm, min=1.0)
 
 
 @dataclass
@@ -74,8 +74,8 @@ class DictionaryResult:
     D : array or tensor
         ``(n_features, n_atoms)``, each column of norm at most 1; NumPy when ``X`` was
         a NumPy array, else a tensor on the device of the computation.
-    history : numpy.ndarray
-        ``history[e]``: the mean objective
+    objective : numpy.ndarray
+        ``objective[e]``: the mean objective
         :math:`\\tfrac12\\|x - Dh\\|^2 + \\lambda\\|h\\|_1` over the signals of epoch
         ``e``, each measured with the codes and the dictionary of its mini-batch (the
         online estimate that the algorithm drives down).
@@ -90,7 +90,7 @@ class DictionaryResult:
     """
 
     D: object
-    history: np.ndarray
+    objective: np.ndarray
     time: float
     codes: object
     extra: dict = field(default_factory=dict, repr=False)
@@ -108,15 +108,15 @@ def _unit_columns(D, rng):
 
 def _top_singular_squared(D, v, n_iter):
     """Warm-started power iteration on D^T D: returns (estimate of ||D||_2^2, vector)."""
-    xp = namespace(D)
+    xp = array_namespace(D)
     for _ in range(n_iter):
         w = D.T @ (D @ v)
         v = w / xp.sqrt(xp.sum(w * w))
     Dv = D @ v
-    return xp.scalar(xp.sum(Dv * Dv)), v
+    return float(xp.sum(Dv * Dv)), v
 
 
-def learn_dictionary(X, n_atoms, lam, *, n_epochs=10, batch_size=256, seed=0,
+def learn_dictionary(X, n_atoms, lam, *, epochs=10, batch_size=256, seed=0,
                      init="random", device=None, progress=True, code_max_iter=200,
                      code_tol=1e-3, dict_passes=1, D_init=None, coder="auto"):
     r"""Online mini-batch dictionary learning (Mairal, Bach, Ponce and Sapiro, 2010).
@@ -161,7 +161,7 @@ def learn_dictionary(X, n_atoms, lam, *, n_epochs=10, batch_size=256, seed=0,
         Number of atoms (columns of ``D``).
     lam : float
         The sparsity weight :math:`\lambda \ge 0`.
-    n_epochs : int
+    epochs : int
         Passes over the data.
     batch_size : int
         Signals per mini-batch.
@@ -179,14 +179,14 @@ def learn_dictionary(X, n_atoms, lam, *, n_epochs=10, batch_size=256, seed=0,
         Show a progress bar (tqdm) over the mini-batches.
     code_max_iter, code_tol : int, float
         ``max_iter`` and ``tol`` of the FISTA solves of the codes.
-    coder : ``"auto"``, ``"homotopy"`` or ``"fista"``
-        How the codes of a batch are computed: exactly, by the homotopy path (on the
-        CPU, in float64, whatever the device), or by warm-started FISTA (on the device
-        of ``X``). ``"auto"``: the homotopy for NumPy input, FISTA for tensors.
     dict_passes : int
         Sweeps of block-coordinate descent over the columns per mini-batch.
     D_init : ``(n_features, n_atoms)`` array, optional
         The initial dictionary (projected onto the constraint set).
+    coder : ``"auto"``, ``"homotopy"`` or ``"fista"``
+        How the codes of a batch are computed: exactly, by the homotopy path (on the
+        CPU, in float64, whatever the device), or by warm-started FISTA (on the device
+        of ``X``). ``"auto"``: the homotopy for NumPy input, FISTA for tensors.
 
     Returns
     -------
@@ -197,17 +197,17 @@ def learn_dictionary(X, n_atoms, lam, *, n_epochs=10, batch_size=256, seed=0,
     >>> import numpy as np
     >>> rng = np.random.default_rng(0)
     >>> X = rng.standard_normal((200, 16))
-    >>> res = learn_dictionary(X, 8, 0.5, n_epochs=3, batch_size=50, progress=False)
+    >>> res = learn_dictionary(X, 8, 0.5, epochs=3, batch_size=50, progress=False)
     >>> res.D.shape, bool(np.all(np.linalg.norm(res.D, axis=0) <= 1 + 1e-12))
     ((16, 8), True)
-    >>> bool(res.history[-1] < res.history[0])
+    >>> bool(res.objective[-1] < res.objective[0])
     True
     """
-    numpy_in = not is_tensor(X)
+    numpy_in = not is_torch(X)
     X = check_array(X, "X", ndim=2)
     n_atoms = check_scalar(n_atoms, "n_atoms", low=1, integer=True)
     lam = check_scalar(lam, "lam", low=0.0)
-    n_epochs = check_scalar(n_epochs, "n_epochs", low=1, integer=True)
+    epochs = check_scalar(epochs, "epochs", low=1, integer=True)
     batch_size = check_scalar(batch_size, "batch_size", low=1, integer=True)
     seed = check_scalar(seed, "seed", low=0, integer=True)
     check_choice(init, "init", ("data", "random"))
@@ -219,8 +219,7 @@ def learn_dictionary(X, n_atoms, lam, *, n_epochs=10, batch_size=256, seed=0,
     rng = np.random.default_rng(seed)
 
     if D_init is not None:
-        if is_tensor(D_init):
-            D_init = D_init.detach().cpu().numpy()
+        D_init = to_numpy(D_init)
         D0 = np.array(check_array(D_init, "D_init", ndim=2), dtype=np.float64)
         if D0.shape != (n_features, n_atoms):
             raise ValueError(
@@ -230,12 +229,12 @@ def learn_dictionary(X, n_atoms, lam, *, n_epochs=10, batch_size=256, seed=0,
         D0 = np.asarray(normalize_columns(D0))
     elif init == "data":
         rows = rng.choice(n_signals, size=n_atoms, replace=n_atoms > n_signals)
-        X_np = X.detach().cpu().numpy() if is_tensor(X) else X
+        X_np = to_numpy(X)
         D0 = _unit_columns(np.array(X_np[rows].T, dtype=np.float64), rng)
     else:
         D0 = _unit_columns(rng.standard_normal((n_features, n_atoms)), rng)
 
-    if device is not None or is_tensor(X):
+    if device is not None or is_torch(X):
         import torch
 
         dev = torch.device(device) if device is not None else X.device
@@ -246,43 +245,44 @@ def learn_dictionary(X, n_atoms, lam, *, n_epochs=10, batch_size=256, seed=0,
         dev = "cpu"
         if X.dtype not in (np.float32, np.float64):
             X = X.astype(np.float64)
-    xp = namespace(X)
+    xp = array_namespace(X)
+    on_numpy = is_numpy(X)
     if coder == "auto":
-        coder = "fista" if is_tensor(X) else "homotopy"
+        coder = "homotopy" if on_numpy else "fista"
 
     def to_x(a):  # a NumPy array to the kind, device and dtype of X
-        if is_tensor(X):
-            return xp.torch.as_tensor(a, dtype=X.dtype, device=X.device)
-        return np.asarray(a, dtype=X.dtype)
+        return xp.asarray(a, dtype=X.dtype, device=_device(X))
+
+    def zeros(shape):
+        return xp.zeros(shape, dtype=X.dtype, device=_device(X))
 
     D = to_x(D0)
-    if not is_tensor(D):
+    if on_numpy:
         D = np.ascontiguousarray(D)  # updated in place, a column at a time
-    H_all = xp.zeros((n_signals, n_atoms), like=X)
-    A = xp.zeros((n_atoms, n_atoms), like=X)
-    B = xp.zeros((n_features, n_atoms), like=X)
+    H_all = zeros((n_signals, n_atoms))
+    A = zeros((n_atoms, n_atoms))
+    B = zeros((n_features, n_atoms))
     v = to_x(rng.standard_normal((n_atoms, 1)))
     L, v = _top_singular_squared(D, v, 30)
     n_batches = -(-n_signals // batch_size)
-    history, step, n_resampled, n_restarts = [], 0, 0, 0
+    objective, step, n_resampled, n_restarts = [], 0, 0, 0
 
     bar = None
     if progress:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=n_epochs * n_batches, desc="dictionary learning", unit="batch")
-    if is_tensor(X) and X.device.type == "cuda":
-        xp.torch.cuda.synchronize(X.device)
+        bar = tqdm(total=epochs * n_batches, desc="dictionary learning", unit="batch")
+    synchronize(X)
     start = time.perf_counter()
     # NumPy: BLAS on one thread, the compiled kernels on the cores (sparsecoding._threads)
-    own_cores = nullcontext() if is_tensor(X) else kernels_own_the_cores()
+    own_cores = kernels_own_the_cores() if on_numpy else nullcontext()
     with own_cores:
-        for epoch in range(n_epochs):
+        for epoch in range(epochs):
             order = rng.permutation(n_signals)
             total = 0.0
             for b in range(n_batches):
                 idx_np = order[b * batch_size:(b + 1) * batch_size]
-                idx = xp.torch.as_tensor(idx_np, device=X.device) if is_tensor(X) else idx_np
+                idx = idx_np if on_numpy else xp.asarray(idx_np, device=_device(X))
                 Xb = X[idx]
                 nb = Xb.shape[0]
                 # 1. codes: exact, or warm-started FISTA with a safe margin on the tracked
@@ -303,7 +303,7 @@ def learn_dictionary(X, n_atoms, lam, *, n_epochs=10, batch_size=256, seed=0,
                 Hb = res.codes
                 H_all[idx] = Hb
                 R = Xb - Hb @ D.T
-                total += xp.scalar(0.5 * xp.sum(R * R) + lam * xp.sum(xp.abs(Hb)))
+                total += float(0.5 * xp.sum(R * R) + lam * xp.sum(xp.abs(Hb)))
                 # 2. statistics with forgetting (Mairal et al. 2010, section 3.4.3)
                 if step < batch_size - 1:
                     theta = (step + 1) * batch_size
@@ -320,18 +320,17 @@ def learn_dictionary(X, n_atoms, lam, *, n_epochs=10, batch_size=256, seed=0,
                     L, v = _top_singular_squared(D, v, 5)
                 if bar is not None:
                     bar.update(1)
-            history.append(total / n_signals)
+            objective.append(total / n_signals)
             if bar is not None:
-                bar.set_postfix(objective=f"{history[-1]:.4g}")
-    if is_tensor(X) and X.device.type == "cuda":
-        xp.torch.cuda.synchronize(X.device)
+                bar.set_postfix(objective=f"{objective[-1]:.4g}")
+    synchronize(X)
     elapsed = time.perf_counter() - start
     if bar is not None:
         bar.close()
-    if numpy_in and is_tensor(D):
-        D, H_all = xp.to_numpy(D), xp.to_numpy(H_all)
+    if numpy_in and not on_numpy:
+        D, H_all = to_numpy(D), to_numpy(H_all)
     return DictionaryResult(
-        D=D, history=np.array(history, dtype=np.float64), time=elapsed, codes=H_all,
+        D=D, objective=np.array(objective, dtype=np.float64), time=elapsed, codes=H_all,
         extra={"A": A, "B": B, "n_resampled": n_resampled, "n_restarts": n_restarts,
                "device": str(dev)},
     )
@@ -341,36 +340,24 @@ def _sweep_columns(D, A, B, Xb, rng, to_x):
     """One block-coordinate pass over the columns of ``D``, in place; returns how many
     unused atoms were restarted from a signal of the batch ``Xb``.
 
-    On NumPy arrays the pass is compiled (``sparsecoding._bcd``) and stops at each
-    unused atom, which is restarted here, so that the random draws are those of the
-    loop below (used for tensors)."""
+    The pass (``sparsecoding._bcd``, compiled on NumPy arrays when Numba is there)
+    stops at each unused atom, which is restarted here."""
+    from . import _bcd
+
     n_atoms = D.shape[1]
     nb = Xb.shape[0]
-    xp = namespace(D)
+    xp = array_namespace(D)
     n_resampled = 0
-
-    def restart(j):  # an unused atom: restart it from a signal of the batch
+    if is_numpy(D):
+        update, A_rows = _bcd.update_columns, np.ascontiguousarray(A.T)
+    else:
+        update, A_rows = _bcd.update_columns_python, A.T
+    j = update(D, A_rows, B, 0, 1e-10)
+    while j < n_atoms:  # an unused atom: restart it from a signal of the batch
         u = Xb[int(rng.integers(nb))] + to_x(0.01 * rng.standard_normal(D.shape[0]))
-        D[:, j] = u / max(1.0, xp.scalar(xp.sqrt(xp.sum(u * u))))
-
-    if not is_tensor(D):
-        from . import _bcd
-
-        A_rows = np.ascontiguousarray(A.T)
-        j = _bcd.update_columns(D, A_rows, B, 0, 1e-10)
-        while j < n_atoms:
-            restart(j)
-            n_resampled += 1
-            j = _bcd.update_columns(D, A_rows, B, j + 1, 1e-10)
-        return n_resampled
-    diag = xp.to_numpy(A.diagonal())
-    for j in range(n_atoms):
-        if diag[j] > 1e-10:
-            u = D[:, j] + (B[:, j] - D @ A[:, j]) / float(diag[j])
-            D[:, j] = u / max(1.0, xp.scalar(xp.sqrt(xp.sum(u * u))))
-        else:
-            restart(j)
-            n_resampled += 1
+        D[:, j] = u / max(1.0, float(xp.sqrt(xp.sum(u * u))))
+        n_resampled += 1
+        j = update(D, A_rows, B, j + 1, 1e-10)
     return n_resampled
 
 
@@ -404,7 +391,8 @@ def denoise_image(noisy, D, lam, patch_size=None, stride=1, *, max_iter=300, tol
         Side of the patches; by default :math:`\sqrt{n_{\text{features}}}`.
     stride : int
         Step between patch positions (1: all overlapping patches).
-    max_iter, tol : passed to :func:`~sparsecoding.fista`.
+    max_iter, tol : int, float
+        Passed to :func:`~sparsecoding.fista`.
 
     Returns
     -------
@@ -418,10 +406,7 @@ def denoise_image(noisy, D, lam, patch_size=None, stride=1, *, max_iter=300, tol
     >>> denoise_image(img, D, 0.0).round(6).tolist() == img.tolist()
     True
     """
-    if is_tensor(noisy):
-        noisy = noisy.detach().cpu().numpy()
-    if is_tensor(D):
-        D = D.detach().cpu().numpy()
+    noisy, D = to_numpy(noisy), to_numpy(D)
     noisy = check_array(noisy, "noisy", ndim=2)
     D = check_array(D, "D", ndim=2)
     lam = check_scalar(lam, "lam", low=0.0)

@@ -99,8 +99,19 @@ def gap_from_residual(xp, X, R, C, l1, lam):
     """
     half_xx = 0.5 * xp.sum(X * X, axis=1)
     rr = xp.sum(R * R, axis=1)
-    primal = 0.5 * rr + lam * l1
+    xr = xp.sum(X * R, axis=1)
     cmax = xp.max(xp.abs(C), axis=1)
+    return gap_from_sums(xp, half_xx, rr, xr, cmax, l1, lam)
+
+
+def gap_from_sums(xp, half_xx, rr, xr, cmax, l1, lam):
+    """:func:`gap_from_residual` from per-row sums only: ``half_xx`` = |x|^2 / 2,
+    ``rr`` = |r|^2, ``xr`` = x.r, ``cmax`` = |D^T r|_inf and ``l1`` = |h|_1 (a solver
+    that keeps ``D^T D h`` instead of the residual has these without a product).
+
+    Returns ``gap, relative, primal, dual, scale`` (one value per row).
+    """
+    primal = 0.5 * rr + lam * l1
     one = xp.ones_like(cmax)
     if lam > 0:
         safe = xp.where(cmax > lam, cmax, one)
@@ -108,7 +119,6 @@ def gap_from_residual(xp, X, R, C, l1, lam):
     else:  # only a residual orthogonal to every atom is feasible
         scale = xp.where(cmax > 0, 0 * one, one)
     # D(s r) = s x.r - s^2 |r|^2 / 2
-    xr = xp.sum(X * R, axis=1)
     dual = scale * xr - 0.5 * scale * scale * rr
     gap = primal - dual
     gap = xp.where(gap > 0, gap, 0 * gap)

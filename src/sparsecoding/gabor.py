@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._backend import is_tensor
+from ._arrays import is_torch as is_tensor
 from ._validation import (
     check_array,
     check_atom_images,

@@ -22,7 +22,8 @@ from __future__ import annotations
 import numpy as np
 
 from ._validation import check_array, check_choice, check_scalar
-from .prox import soft_threshold
+from .prox import _soft
+from .solvers import _Composite, _pgm
 
 __all__ = [
     "gaussian_kernel",
@@ -287,7 +288,7 @@ def deblur(blurred, kernel, lam, *, n_iter=100, method="fista", wavelet="haar",
     with :math:`A` = :func:`blur` by ``kernel`` and :math:`W` =
     :func:`wavelet_analysis`, by the proximal-gradient iteration of
     :func:`sparsecoding.ista` (``method="ista"``) or :func:`sparsecoding.fista`
-    (``method="fista"``), written on operators: the gradient
+    (``method="fista"``): the same proximal-gradient engine, on operators: the gradient
     :math:`W A^\top(A W^\top c - b)` is computed by a synthesis, a blur, an adjoint
     blur and an analysis. Both start from :math:`c_0 = W b` (the blurred image), as in
     the paper. Beck and Teboulle's objective has no :math:`\tfrac12`; their
@@ -333,35 +334,46 @@ def deblur(blurred, kernel, lam, *, n_iter=100, method="fista", wavelet="haar",
         L = check_scalar(lipschitz, "lipschitz", low=0.0, low_inclusive=False)
     L = L or 1.0
 
-    def synth(c):
-        return wavelet_synthesis(c, wavelet, level)
+    problem = _Deblurring(b, kernel, lam, wavelet, level)
+    c0 = wavelet_analysis(b, wavelet, level).reshape(1, -1)
+    c, objective, *_ = _pgm(problem, c0, L=L, momentum=method == "fista",
+                            max_iter=n_iter)
+    return problem.synth(c), objective
 
-    def residual(c):  # A W^T c - b
-        return blur(synth(c), kernel) - b
 
-    def objective(c, r):
-        return 0.5 * float(np.sum(r * r)) + lam * float(np.sum(np.abs(c)))
+class _Deblurring(_Composite):
+    """Deblurring as a one-signal lasso for the engine: the codes are the wavelet
+    coefficients as one row, the image of the codes is the residual
+    :math:`A W^\\top c - b` (flattened), the gradient :math:`W A^\\top r`."""
 
-    c = wavelet_analysis(b, wavelet, level)
-    r = residual(c)
-    history = [objective(c, r)]
-    y, r_y, t = c, r, 1.0
-    for _ in range(n_iter):
-        grad = wavelet_analysis(blur_adjoint(r_y, kernel), wavelet, level)
-        c_new = soft_threshold(y - grad / L, lam / L)
-        r_new = residual(c_new)
-        history.append(objective(c_new, r_new))
-        if method == "fista":
-            t_new = (1 + np.sqrt(1 + 4 * t * t)) / 2
-            beta = (t - 1) / t_new
-            t = t_new
-        else:
-            beta = 0.0
-        # The residual is affine in c: the extrapolated point's needs no extra blur.
-        y = c_new + beta * (c_new - c)
-        r_y = r_new + beta * (r_new - r)
-        c, r = c_new, r_new
-    return synth(c), np.asarray(history)
+    def __init__(self, b, kernel, lam, wavelet, level):
+        import array_api_compat.numpy as xp
+
+        self.xp, self.b, self.kernel, self.lam = xp, b, kernel, lam
+        self.wavelet, self.level = wavelet, level
+        self.shape, self.dtype, self.device = (1, b.size), b.dtype, "cpu"
+
+    def synth(self, c):
+        return wavelet_synthesis(c.reshape(self.b.shape), self.wavelet, self.level)
+
+    def image(self, c):
+        return (blur(self.synth(c), self.kernel) - self.b).reshape(1, -1)
+
+    def grad(self, r, c):
+        adjoint = blur_adjoint(r.reshape(self.b.shape), self.kernel)
+        return wavelet_analysis(adjoint, self.wavelet, self.level).reshape(1, -1)
+
+    def smooth(self, c, r):
+        return 0.5 * np.sum(r * r, axis=1)
+
+    def penalty(self, c):
+        return self.lam * np.sum(np.abs(c), axis=1)
+
+    def prox(self, v, thr):
+        return _soft(self.xp, v, thr)
+
+    def lam_at(self, k):
+        return self.lam
 
 
 def psnr(reference, image, data_range=1.0):

@@ -6,7 +6,9 @@ The chapter *Soft thresholding and the proximal operator* derives them.
 
 from __future__ import annotations
 
-from ._backend import is_tensor, namespace
+from array_api_compat import array_namespace, device
+
+from ._arrays import is_torch, sigmoid
 from ._validation import check_array, check_scalar
 
 _ANY_NDIM = tuple(range(0, 9))
@@ -21,18 +23,17 @@ __all__ = [
 ]
 
 
-def _check_threshold(threshold, v, name="threshold"):
+def _check_threshold(threshold, v, name="lam"):
     """A non-negative scalar, or an array broadcastable against ``v``."""
-    if is_tensor(threshold) or hasattr(threshold, "__len__"):
+    if is_torch(threshold) or hasattr(threshold, "__len__"):
         t = check_array(threshold, name, ndim=_ANY_NDIM, like=v)
-        xp = namespace(t)
-        if xp.scalar(xp.amax(-t)) > 0:
+        if bool(array_namespace(t).any(t < 0)):
             raise ValueError(f"{name} must be non-negative everywhere")
         return t
     return check_scalar(threshold, name, low=0.0)
 
 
-def soft_threshold(v, threshold):
+def soft_threshold(v, lam):
     r"""Soft thresholding :math:`S_\lambda(v) = \operatorname{sign}(v)\max(|v| - \lambda, 0)`.
 
     The proximal operator of :math:`\lambda|\cdot|`, applied elementwise:
@@ -47,7 +48,7 @@ def soft_threshold(v, threshold):
     ----------
     v : array_like or torch.Tensor
         Input of any shape.
-    threshold : float or array
+    lam : float or array
         :math:`\lambda \ge 0`; an array must broadcast against ``v``.
 
     Returns
@@ -60,13 +61,26 @@ def soft_threshold(v, threshold):
     array([-1.,  0.,  0.,  0.,  1.])
     """
     v = check_array(v, "v", ndim=_ANY_NDIM, allow_empty=True)
-    t = _check_threshold(threshold, v)
-    xp = namespace(v)
-    # v - clip(v, -t, t) equals sign(v) max(|v| - t, 0) with a single temporary.
+    t = _check_threshold(lam, v)
+    return _soft(array_namespace(v), v, t)
+
+
+def _soft(xp, v, t):
+    """Soft thresholding without checks (the solvers' inner loops call it):
+    ``v - clip(v, -t, t)`` equals :math:`\\operatorname{sign}(v)\\max(|v| - t, 0)` with
+    a single temporary."""
     return v - xp.clip(v, -t, t)
 
 
-def hard_threshold(v, threshold):
+def _soft_scalar(v, t):
+    """:func:`_soft` on one number, written for compiled loops (``sparsecoding._fused``
+    compiles it): the same formula, ``v - clip(v, -t, t)``, as two selects."""
+    c = v if v < t else t
+    c = c if c > -t else -t
+    return v - c
+
+
+def hard_threshold(v, lam):
     r"""Hard thresholding :math:`H_\lambda(v) = v\,[|v| > \lambda]`, elementwise.
 
     The proximal operator of the :math:`\ell_0` penalty
@@ -80,12 +94,12 @@ def hard_threshold(v, threshold):
     array([-2., -0.,  0.,  2.])
     """
     v = check_array(v, "v", ndim=_ANY_NDIM, allow_empty=True)
-    t = _check_threshold(threshold, v)
-    xp = namespace(v)
+    t = _check_threshold(lam, v)
+    xp = array_namespace(v)
     return xp.where(xp.abs(v) > t, v, 0 * v)
 
 
-def sigshrink(v, threshold, tau=10.0):
+def sigshrink(v, lam, tau=10.0):
     r"""SigShrink, a smooth surrogate of soft thresholding.
 
     .. math::
@@ -99,7 +113,7 @@ def sigshrink(v, threshold, tau=10.0):
     Parameters
     ----------
     v : array_like or torch.Tensor
-    threshold : float or array
+    lam : float or array
         :math:`\lambda \ge 0`.
     tau : float
         Steepness :math:`\tau > 0`.
@@ -110,10 +124,10 @@ def sigshrink(v, threshold, tau=10.0):
     array([0. , 0.5, 3. ])
     """
     v = check_array(v, "v", ndim=_ANY_NDIM, allow_empty=True)
-    t = _check_threshold(threshold, v)
+    t = _check_threshold(lam, v)
     tau = check_scalar(tau, "tau", low=0.0, low_inclusive=False)
-    xp = namespace(v)
-    return v * xp.sigmoid(tau * (xp.abs(v) - t))
+    xp = array_namespace(v)
+    return v * sigmoid(tau * (xp.abs(v) - t))
 
 
 def project_simplex(v, radius=1.0, axis=-1):
@@ -144,19 +158,16 @@ def project_simplex(v, radius=1.0, axis=-1):
     """
     v = check_array(v, "v", ndim=_ANY_NDIM[1:])
     radius = check_scalar(radius, "radius", low=0.0, low_inclusive=False)
-    xp = namespace(v)
-    moved = _move_axis_last(v, axis)
-    u = xp.sort_desc(moved, axis=-1)
-    css = xp.cumsum(u, axis=-1) - radius
-    k = xp.arange(u.shape[-1], like=u)
+    xp = array_namespace(v)
+    moved = xp.moveaxis(v, axis, -1)
+    u = xp.sort(moved, axis=-1, descending=True)
+    css = xp.cumulative_sum(u, axis=-1) - radius
+    k = xp.arange(1, u.shape[-1] + 1, dtype=u.dtype, device=device(u))
     support = u - css / k > 0  # true for the first k(v) sorted entries
-    n_support = xp.count_true(support, axis=-1, keepdims=True)
-    idx = n_support - 1
-    if not is_tensor(idx):
-        idx = idx.astype(int)
-    tau = xp.take_along(css, idx, axis=-1) / n_support
-    out = xp.relu(moved - tau)
-    return _move_axis_back(out, axis)
+    n_support = xp.sum(xp.astype(support, xp.int64), axis=-1, keepdims=True)
+    tau = xp.take_along_axis(css, n_support - 1, axis=-1) / xp.astype(n_support, u.dtype)
+    out = xp.clip(moved - tau, min=0)
+    return xp.moveaxis(out, -1, axis)
 
 
 def sparsemax(z, axis=-1):
@@ -204,25 +215,9 @@ def sparsemax_jacobian(z):
     """
     z = check_array(z, "z", ndim=(1, 2))
     p = sparsemax(z, axis=-1)
-    xp = namespace(z)
-    s = (p > 0) * 1.0 if not is_tensor(p) else (p > 0).to(p.dtype)
+    xp = array_namespace(z)
+    s = xp.astype(p > 0, p.dtype)
     n_support = xp.sum(s, axis=-1, keepdims=True)
     outer = s[..., :, None] * s[..., None, :] / n_support[..., None]
-    diag = s[..., :, None] * xp.eye(z.shape[-1], like=p)
+    diag = s[..., :, None] * xp.eye(z.shape[-1], dtype=p.dtype, device=device(p))
     return diag - outer
-
-
-def _move_axis_last(a, axis):
-    if is_tensor(a):
-        return a.movedim(axis, -1)
-    import numpy as np
-
-    return np.moveaxis(a, axis, -1)
-
-
-def _move_axis_back(a, axis):
-    if is_tensor(a):
-        return a.movedim(-1, axis)
-    import numpy as np
-
-    return np.moveaxis(a, -1, axis)

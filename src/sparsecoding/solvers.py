@@ -23,8 +23,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._backend import is_tensor, namespace
+from array_api_compat import array_namespace
+from array_api_compat import device as _device
+
+from . import _compile
+from ._arrays import is_numpy, no_grad, random_normal
+from ._arrays import to_numpy as _to_numpy
 from ._threads import map_on_cores
+from .duality import gap_from_sums
+from .prox import _soft
 from ._validation import (
     check_array,
     check_choice,
@@ -43,6 +50,10 @@ __all__ = [
     "lambda_max",
     "lasso_path",
 ]
+
+#: Whether the NumPy lasso steps run as compiled passes when Numba is installed (a
+#: switch for the tests, which compare them with the array expressions).
+_USE_COMPILED = True
 
 #: Working memory per chunk of signals, in bytes (about 8 arrays of the chunk's size).
 _CHUNK_BYTES = 256 * 2**20
@@ -71,13 +82,29 @@ class SolverResult:
     n_iter : int
         Iterations run (for chunked runs, the largest over chunks).
     converged : bool
-        Whether every signal met the stopping rule before ``max_iter``.
+        Whether every signal met the stopping rule before ``max_iter``: its relative
+        duality gap at most ``tol`` (see :mod:`sparsecoding.duality`).
+    gap : numpy.ndarray or float, optional
+        The final relative duality gap of each signal,
+        :math:`(P(h) - \\mathcal D(\\theta(h))) / \\tfrac12\\|x\\|^2`
+        (with :math:`\\lambda = 0`, the relative optimality residual
+        :math:`\\|D^\\top r\\|_\\infty / \\|D^\\top x\\|_\\infty`); float64, a float
+        for a single signal. ``None`` for solvers that do not compute it.
+    lipschitz : float, optional
+        The Lipschitz constant :math:`L` the proximal-gradient solvers used (the
+        last one found, with backtracking).
+    extra : dict
+        Details particular to one solver (the homotopy's steps, the subgradient
+        method's best objective, dictionary learning's resampled atoms); empty for
+        the proximal-gradient solvers.
     """
 
     codes: object
     objective: np.ndarray
     n_iter: int
     converged: bool
+    gap: object = None
+    lipschitz: float = None
     extra: dict = field(default_factory=dict, repr=False)
 
 
@@ -114,12 +141,17 @@ def lasso_objective(D, X, H, lam, *, reduction="sum"):
         )
     lam = _check_lam(lam)
     check_choice(reduction, "reduction", ("sum", "none"))
-    xp = namespace(X2)
-    R = H2 @ D.T - X2
-    values = 0.5 * xp.sum(R * R, axis=1) + lam * xp.sum(xp.abs(H2), axis=1)
+    values = _lasso_values(array_namespace(X2), D, X2, H2, lam)
     if reduction == "sum":
-        return xp.scalar(xp.sum(values))
+        return float(values.sum())
     return values[0] if squeeze else values
+
+
+def _lasso_values(xp, D, X, H, lam):
+    """The lasso objective of each row, without checks (the one place it is written
+    from the codes; the engine's Gram form keeps its own, from ``D^T D h``)."""
+    R = H @ D.T - X
+    return 0.5 * xp.sum(R * R, axis=1) + lam * xp.sum(xp.abs(H), axis=1)
 
 
 def lambda_max(D, X):
@@ -130,9 +162,9 @@ def lambda_max(D, X):
     value per signal (a float for a single signal).
     """
     D, X2, squeeze = check_dictionary_and_signals(D, X)
-    xp = namespace(X2)
-    values = xp.amax(xp.abs(X2 @ D), axis=1)
-    return xp.scalar(values[0]) if squeeze else values
+    xp = array_namespace(X2)
+    values = xp.max(xp.abs(X2 @ D), axis=1)
+    return float(values[0]) if squeeze else values
 
 
 def lipschitz_constant(D, *, max_iter=100, tol=1e-7, seed=0):
@@ -166,17 +198,22 @@ def lipschitz_constant(D, *, max_iter=100, tol=1e-7, seed=0):
     max_iter = check_scalar(max_iter, "max_iter", low=1, integer=True)
     tol = check_scalar(tol, "tol", low=0.0)
     seed = check_scalar(seed, "seed", low=0, integer=True)
-    xp = namespace(D)
+    with no_grad(D):
+        return _power_iteration(D, max_iter, tol, seed)
+
+
+def _power_iteration(D, max_iter, tol, seed):
+    xp = array_namespace(D)
     smaller = min(D.shape)
     # Iterate on the smaller of D^T D and D D^T: they share their largest eigenvalue.
     M = D if D.shape[1] == smaller else D.T
-    v = xp.random_normal((smaller,), like=D, seed=seed)
+    v = random_normal((smaller,), like=D, seed=seed)
     v = v / xp.sqrt(xp.sum(v * v))
-    estimate = 0.0
+    estimate = norm = 0.0
     for _ in range(max_iter):
         w = M.T @ (M @ v)
-        new = xp.scalar(xp.sum(v * w))
-        norm = xp.scalar(xp.sqrt(xp.sum(w * w)))
+        new = float(xp.sum(v * w))
+        norm = float(xp.sqrt(xp.sum(w * w)))
         if norm == 0.0:
             return 0.0
         v = w / norm
@@ -199,8 +236,9 @@ def ridge(D, X, lam):
     ----------
     D : ``(n_features, n_atoms)``
     X : ``(n_signals, n_features)`` or ``(n_features,)``
-    lam : float, :math:`\lambda \ge 0` (with :math:`\lambda = 0`, ``D`` must have full
-        column rank)
+    lam : float
+        The weight :math:`\lambda \ge 0` (with :math:`\lambda = 0`, ``D`` must have
+        full column rank).
 
     Returns
     -------
@@ -214,10 +252,10 @@ def ridge(D, X, lam):
     """
     D, X2, squeeze = check_dictionary_and_signals(D, X)
     lam = _check_lam(lam)
-    xp = namespace(X2)
-    A = D.T @ D + lam * xp.eye(D.shape[1], like=D)
+    xp = array_namespace(X2)
+    A = D.T @ D + lam * xp.eye(D.shape[1], dtype=D.dtype, device=_device(D))
     try:
-        H = xp.solve(A, D.T @ X2.T).T
+        H = xp.linalg.solve(A, D.T @ X2.T).T
     except Exception as exc:  # LinAlgError (NumPy) or RuntimeError (torch)
         raise ValueError(
             "D.T @ D + lam * I is singular: use lam > 0 or a dictionary whose columns "
@@ -227,50 +265,281 @@ def ridge(D, X, lam):
 
 
 # --------------------------------------------------------------------------------------
-# The proximal-gradient engine shared by ISTA, FISTA and continuation ISTA.
+# The proximal-gradient engine: ISTA, FISTA, continuation, projected gradient and
+# deblurring (sparsecoding.imaging) are all this one loop on a different problem.
 # --------------------------------------------------------------------------------------
 
+#: The stopping test (the duality gap) runs at the first iteration, then every this
+#: many iterations and at the last: in the residual mode it costs one product with
+#: ``D`` (half an iteration), in the Gram mode a few elementwise passes.
+_CHECK_EVERY = 10
 
-class _Problem:
-    """One chunk of signals, with the affine map needed for gradients and objectives.
 
-    Two equivalent routes compute the gradient :math:`D^\\top(Dh - x)`:
+class _Composite:
+    r"""One chunk of a composite problem :math:`\min_h f(h) + g(h)`, row by row.
 
-    * ``"gram"``: keep :math:`A(h) = G h` with :math:`G = D^\\top D` and
-      :math:`b = D^\\top x` precomputed; gradient :math:`A - b`; one product with an
-      ``n_atoms``-square matrix per iteration.
-    * ``"residual"``: keep :math:`A(h) = Dh - x`; gradient :math:`D^\\top A`; two
-      products with ``D`` per iteration, cheaper when atoms outnumber features more
-      than twice.
-
-    :math:`A` is affine in :math:`h`, so the extrapolated point of FISTA gets its
-    :math:`A` by the same extrapolation, without another product.
+    ``f`` is a least-squares term through an affine map: the engine keeps the image
+    :math:`A = \mathcal A(h)` of the codes beside them, and gets the image of the
+    extrapolated point of FISTA by the same extrapolation, without another product.
+    A subclass gives ``image``, ``grad`` (from the image), ``smooth`` (:math:`f` per
+    row), ``penalty`` (:math:`g` per row), ``prox``, ``lam_at`` (the threshold weight
+    of iteration ``k``) and ``certificate`` (per row, compared with ``tol``). ``step``
+    and ``extrapolate`` below are the definitions; a subclass may run them as compiled
+    passes (the same operations), as :class:`_CompiledLasso` does.
     """
 
-    def __init__(self, xp, D, X, G, mode):
-        self.xp, self.D, self.X, self.G, self.mode = xp, D, X, G, mode
+    check_every = _CHECK_EVERY
+    smooth_scale = 0.0  # the size of the terms summed in ``smooth`` (for rounding)
+
+    def initial(self, H0):
+        xp = self.xp
+        if H0 is None:
+            return xp.zeros(self.shape, dtype=self.dtype, device=self.device)
+        return xp.asarray(H0, copy=True)
+
+    def lam_at(self, k):
+        return 0.0
+
+    def step(self, H, A, Y, AY, L, thr, want_dot):
+        """The proximal-gradient step from ``Y``: new codes, their image, objective per
+        row and, if ``want_dot``, :math:`(y - h^+)\\cdot(h^+ - h)` per row."""
+        xp = self.xp
+        Hn = self.prox(Y - self.grad(AY, Y) / L, thr)
+        An = self.image(Hn)
+        F = self.smooth(Hn, An) + self.penalty(Hn)
+        dot = xp.sum((Y - Hn) * (Hn - H), axis=1) if want_dot else None
+        return Hn, An, F, dot
+
+    def extrapolate(self, Hn, H, An, A, beta):
+        b = beta if isinstance(beta, float) else beta[:, None]
+        return Hn + b * (Hn - H), An + b * (An - A)
+
+
+class _Lasso(_Composite):
+    """One chunk of lasso problems. Two equivalent routes give the gradient
+    :math:`D^\\top(Dh - x)`:
+
+    * ``"gram"``: :math:`A = G h` with :math:`G = D^\\top D` and :math:`b = D^\\top x`
+      precomputed; gradient :math:`A - b`; one product with an ``n_atoms``-square
+      matrix per iteration;
+    * ``"residual"``: :math:`A = Dh - x`; gradient :math:`D^\\top A`; two products
+      with ``D`` per iteration, cheaper when atoms outnumber features more than twice.
+
+    With ``n_layers``, the threshold follows the geometric schedule of continuation.
+    """
+
+    def __init__(self, xp, D, X, G, mode, lam, n_layers=0):
+        self.xp, self.D, self.X, self.G, self.mode, self.lam = xp, D, X, G, mode, lam
+        self.gram = mode == "gram"
+        self.shape = (X.shape[0], D.shape[1])
+        self.dtype, self.device = X.dtype, _device(X)
         self.B = X @ D  # rows are D^T x
         self.half_xx = 0.5 * xp.sum(X * X, axis=1)
+        self.smooth_scale = self.half_xx
+        self.lam_max = xp.max(xp.abs(self.B), axis=1)
+        self.n_layers = n_layers
+        self.lam_rows = xp.full((X.shape[0],), lam, dtype=self.dtype, device=self.device)
+        if n_layers:  # lam_l = lam_max (lam / lam_max)^(l / n_layers), lam_max > lam
+            above = self.lam_max > lam
+            self.above = above
+            one = xp.ones_like(self.lam_max)
+            self.ratio = xp.where(above, lam / xp.where(above, self.lam_max, one), one)
+
+    def lam_at(self, k):
+        if self.n_layers and k <= self.n_layers:
+            return self.xp.where(self.above,
+                                 self.lam_max * self.ratio ** (k / self.n_layers),
+                                 self.lam_rows)
+        return self.lam_rows
 
     def image(self, H):
-        if self.mode == "gram":
-            return H @ self.G
-        return H @ self.D.T - self.X
+        return H @ self.G if self.gram else H @ self.D.T - self.X
 
-    def grad(self, A):
-        if self.mode == "gram":
-            return A - self.B
-        return A @ self.D
+    def grad(self, AY, Y):
+        return AY - self.B if self.gram else AY @ self.D
 
-    def objective(self, H, A, lam):
-        """Per-signal objective from the codes and their image."""
+    def smooth(self, H, A):
         xp = self.xp
+        if self.gram:
+            return self.half_xx + xp.sum(H * (0.5 * A - self.B), axis=1)
+        return 0.5 * xp.sum(A * A, axis=1)
+
+    def penalty(self, H):
+        return self.lam * self.xp.sum(self.xp.abs(H), axis=1)
+
+    def prox(self, V, thr):
+        return _soft(self.xp, V, thr[:, None])
+
+    def certificate(self, H, A, Y=None):
+        """Per signal: the relative duality gap, or with ``lam = 0`` the relative KKT
+        residual (:mod:`sparsecoding.duality`)."""
+        xp = self.xp
+        if self.gram:  # correlations D^T r = b - G h; x.r = |x|^2 - h.b
+            C = self.B - A
+            xr = 2 * self.half_xx - xp.sum(H * self.B, axis=1)
+        else:  # A = Dh - x = -r
+            C = -(A @ self.D)
+            xr = -xp.sum(self.X * A, axis=1)
+        cmax = xp.max(xp.abs(C), axis=1)
+        if self.lam == 0:
+            pos = self.lam_max > 0
+            safe = xp.where(pos, self.lam_max, xp.ones_like(cmax))
+            return xp.where(pos, cmax / safe, 0 * cmax)
+        rr = 2 * self.smooth(H, A)  # |r|^2, in both modes
         l1 = xp.sum(xp.abs(H), axis=1)
-        if self.mode == "gram":
-            smooth = self.half_xx + xp.sum(H * (0.5 * A - self.B), axis=1)
+        return gap_from_sums(xp, self.half_xx, rr, xr, cmax, l1, self.lam)[1]
+
+
+def _free(buffers, *live):
+    """The first of ``buffers`` that is none of ``live``."""
+    return next(b for b in buffers if all(b is not a for a in live))
+
+
+class _CompiledLasso(_Lasso):
+    """:class:`_Lasso` on NumPy arrays with the step and the extrapolation run as the
+    compiled passes of :mod:`sparsecoding._fused` (Numba): every array of the chunk's
+    size is allocated once, the elementwise operations of a step run in two passes,
+    and the image of the new codes is computed from their nonzero entries when they
+    are sparse enough (the product with the most flops then skips the zeros).
+
+    With the function restart, whose decisions compare objectives that differ by
+    rounding near the solution, the images are BLAS's and the objective is computed
+    by the array expressions, so that the decisions are the same as without Numba.
+    """
+
+    def __init__(self, xp, D, X, G, mode, lam, n_layers=0, exact_objective=False):
+        super().__init__(xp, D, X, G, mode, lam, n_layers)
+        from . import _fused
+
+        self.fused = _fused
+        n, p = self.shape
+        m = p if self.gram else D.shape[0]
+        dt = X.dtype
+        self.codes = [np.empty((n, p), dtype=dt) for _ in range(3)]
+        self.images = [np.empty((n, m), dtype=dt) for _ in range(3)]
+        self.V = np.empty((n, p), dtype=dt)
+        self.M = G if self.gram else D.T  # image: H @ G, or H @ D.T - X
+        self.M_rows = np.ascontiguousarray(self.M)  # for the sparse product
+        self.Bc = np.ascontiguousarray(self.B)
+        self.hxx = np.asarray(self.half_xx, dtype=np.float64)
+        self.dot, self.l1, self.sm = np.empty(n), np.empty(n), np.empty(n)
+        self.exact = exact_objective
+        self.sparse_limit = -1 if exact_objective else _SPARSE_IMAGE_DENSITY * n * p
+
+    def initial(self, H0):
+        H = self.codes[0]
+        if H0 is None:
+            H.fill(0)
         else:
-            smooth = 0.5 * xp.sum(A * A, axis=1)
-        return smooth + lam * l1
+            H[...] = H0
+        return H
+
+    def step(self, H, A, Y, AY, L, thr, want_dot):
+        Hn, An = _free(self.codes, H, Y), _free(self.images, A, AY)
+        grad = AY if self.gram else np.matmul(AY, self.D, out=self.V)
+        n_nonzero = self.fused.prox_pass(grad, self.Bc, self.gram, Y, H,
+                                         self.dtype.type(L), thr, Hn, self.dot,
+                                         self.l1, want_dot)
+        if n_nonzero <= self.sparse_limit:
+            self.fused.sparse_image(Hn, self.M_rows, An)
+        else:
+            np.matmul(Hn, self.M, out=An)
+        if self.exact:
+            if not self.gram:
+                np.subtract(An, self.X, out=An)
+            F = _Lasso.smooth(self, Hn, An) + _Lasso.penalty(self, Hn)
+        else:
+            self.fused.smooth_pass(An, self.X, Hn, self.Bc, self.hxx, self.gram, self.sm)
+            F = self.sm + self.lam * self.l1
+        return Hn, An, F, (self.dot if want_dot else None)
+
+    def extrapolate(self, Hn, H, An, A, beta):
+        Y, AY = _free(self.codes, Hn, H), _free(self.images, An, A)
+        if isinstance(beta, float):
+            beta = np.full(Hn.shape[0], beta, dtype=self.dtype)
+        self.fused.momentum_pass(Hn, H, An, A, beta, Y, AY)
+        return Y, AY
+
+
+def _backtrack(problem, H, A, Y, AY, L, k, want_dot, eta=2.0):
+    """Beck and Teboulle's backtracking: from ``L``, multiply by ``eta`` until the
+    quadratic model at ``Y`` bounds the smooth part at the new codes, for every row."""
+    xp = problem.xp
+    fY, gY = problem.smooth(Y, AY), problem.grad(AY, Y)
+    # the test compares values computed by different routes (rounding of the size of
+    # |f| and, in the Gram form, of |x|^2 / 2): a slack of 100 roundings
+    slack = 100 * xp.finfo(problem.dtype).eps * (xp.abs(fY) + problem.smooth_scale)
+    while True:
+        out = problem.step(H, A, Y, AY, L, problem.lam_at(k) / L, want_dot)
+        S = out[0] - Y
+        bound = fY + xp.sum(gY * S, axis=1) + 0.5 * L * xp.sum(S * S, axis=1)
+        if bool(xp.all(problem.smooth(out[0], out[1]) <= bound + slack)):
+            return L, out
+        L *= eta
+        if not L < 1e300:
+            raise ValueError("backtracking found no step size: the smooth part is not "
+                             "finite (check the inputs)")
+
+
+def _pgm(problem, H0, *, L, backtracking=False, momentum=False, restart=None,
+         max_iter=1000, tol=None, first_check=1):
+    """The proximal-gradient method on one chunk (SPORCO's ``pgm`` is a model).
+
+    Each iteration: a gradient step on the smooth part from the point ``Y`` and the
+    proximal operator (:meth:`_Composite.step`), with the step ``1/L`` (fixed, or found
+    by backtracking); the objective of the new codes; the stopping test every
+    ``problem.check_every`` iterations from ``first_check`` on (every row's
+    certificate at most ``tol``; with ``tol`` zero or None, never: ``max_iter``
+    iterations run); then the next point ``Y``:
+    the new codes (ISTA) or FISTA's extrapolation, with an adaptive restart of the
+    momentum per row (``"function"``: the objective went up; ``"gradient"``: the
+    momentum points uphill, :math:`(y - h^+)\\cdot(h^+ - h) > 0`).
+
+    Returns ``H, objective (float64, one value per iteration), n_iter, converged,
+    certificate (per row, or None), L``.
+    """
+    xp = problem.xp
+    H = problem.initial(H0)
+    A = problem.image(H)
+    F = problem.smooth(H, A) + problem.penalty(H)
+    history = [xp.sum(F)]
+    Y, AY = H, A
+    t = 1.0
+    if momentum and restart:
+        t = xp.ones(F.shape, dtype=problem.dtype, device=problem.device)
+    want_dot = momentum and restart == "gradient"
+    cert, cert_k, converged, k = None, -1, False, 0
+    for k in range(1, max_iter + 1):
+        if backtracking:
+            L, (Hn, An, F_new, dot) = _backtrack(problem, H, A, Y, AY, L, k, want_dot)
+        else:
+            Hn, An, F_new, dot = problem.step(H, A, Y, AY, L, problem.lam_at(k) / L,
+                                              want_dot)
+        history.append(xp.sum(F_new))
+        if tol and k >= first_check and (
+                (k - first_check) % problem.check_every == 0 or k == max_iter):
+            cert, cert_k = problem.certificate(Hn, An, Y), k
+            if bool(xp.all(cert <= tol)):
+                H, A, converged = Hn, An, True
+                break
+        if momentum and restart:
+            t_new = (1 + xp.sqrt(1 + 4 * t * t)) / 2
+            bad = F_new > F if restart == "function" else dot > 0
+            beta = xp.where(bad, 0 * t, (t - 1) / t_new)
+            t = xp.where(bad, 1 + 0 * t, t_new)
+        elif momentum:
+            t_new = (1 + (1 + 4 * t * t) ** 0.5) / 2
+            beta, t = (t - 1) / t_new, t_new
+        if momentum:
+            Y, AY = problem.extrapolate(Hn, H, An, A, beta)
+        else:
+            Y, AY = Hn, An
+        H, A, F = Hn, An, F_new
+    if tol is not None and cert_k != k:
+        cert = problem.certificate(H, A, H)
+        converged = bool(xp.all(cert <= tol))
+    objective = np.asarray(_to_numpy(xp.stack(history)), dtype=np.float64)
+    return H, objective, k, converged, cert, L
 
 
 def _check_init(init, X2, n_atoms):
@@ -286,12 +555,14 @@ def _check_init(init, X2, n_atoms):
     return init
 
 
-def _default_chunk_size(D, X):
+def _default_chunk_size(D, X, on_cpu=None):
     """Signals per chunk: bounded memory; on NumPy arrays, also cache-sized."""
+    if on_cpu is None:
+        on_cpu = is_numpy(X)
     n_features, n_atoms = D.shape[0], D.shape[1]
     per_signal = 8 * (n_atoms + n_features) * X.dtype.itemsize
     chunk = max(1, _CHUNK_BYTES // per_signal)
-    if not is_tensor(X):
+    if on_cpu:
         chunk = min(chunk, max(64, _CPU_CHUNK_BYTES // (n_atoms * X.dtype.itemsize)))
     return chunk
 
@@ -303,243 +574,79 @@ def _choose_mode(D, mode):
     return mode
 
 
+def _check_lipschitz(lipschitz, D):
+    """``(L, backtracking)``: a given :math:`L > 0`, the power iteration's, or for
+    ``"backtracking"`` a lower bound to start from (the largest squared atom norm)."""
+    if isinstance(lipschitz, str):
+        check_choice(lipschitz, "lipschitz", ("backtracking",))
+        xp = array_namespace(D)
+        L = float(xp.max(xp.sum(D * D, axis=0)))
+        return (L if L > 0 else 1.0), True
+    if lipschitz is None:
+        L = lipschitz_constant(D)
+    else:
+        L = check_scalar(lipschitz, "lipschitz", low=0.0, low_inclusive=False)
+    # D = 0: every code is optimal for any lam; zero, the sparsest, is what comes out
+    return (L if L > 0 else 1.0), False
+
+
 def _proximal_gradient(D, X, lam, *, max_iter, tol, init, lipschitz, momentum,
-                       restart, n_layers, mode, chunk_size, name):
-    """Validate, split into chunks, run :func:`_run_chunk` on each, gather."""
+                       restart, n_layers, mode, chunk_size):
+    """Validate, split the signals into chunks, run :func:`_pgm` on each, gather."""
     D, X2, squeeze = check_dictionary_and_signals(D, X)
     lam = _check_lam(lam)
     max_iter = check_scalar(max_iter, "max_iter", low=0, integer=True)
     tol = check_scalar(tol, "tol", low=0.0)
     mode = _choose_mode(D, mode)
-    xp = namespace(X2)
+    xp = array_namespace(X2)
     n_signals, n_atoms = X2.shape[0], D.shape[1]
     if init is not None:
         init = _check_init(init, X2, n_atoms)
-    if lipschitz is None:
-        L = lipschitz_constant(D)
-    else:
-        L = check_scalar(lipschitz, "lipschitz", low=0.0, low_inclusive=False)
-    if L == 0.0:  # D is zero: every code is optimal for any lam; zero is the sparsest
-        L = 1.0
+    L, backtracking = _check_lipschitz(lipschitz, D)
+    on_numpy = is_numpy(X2)
     if chunk_size is None:
-        chunk_size = _default_chunk_size(D, X2)
+        chunk_size = _default_chunk_size(D, X2, on_numpy)
     else:
         chunk_size = check_scalar(chunk_size, "chunk_size", low=1, integer=True)
     G = D.T @ D if mode == "gram" else None
-
-    run_chunk = _run_chunk if is_tensor(X2) else _run_chunk_numpy
+    compiled = on_numpy and _USE_COMPILED and _compile.have_numba() and not backtracking
 
     def solve(start):
         stop = min(start + chunk_size, n_signals)
-        problem = _Problem(xp, D, X2[start:stop], G, mode)
+        Xc = X2[start:stop]
+        if compiled:
+            problem = _CompiledLasso(xp, D, Xc, G, mode, lam, n_layers,
+                                     exact_objective=momentum and restart == "function")
+        else:
+            problem = _Lasso(xp, D, Xc, G, mode, lam, n_layers)
         H0 = None if init is None else init[start:stop]
-        return run_chunk(
-            problem, lam, L=L, max_iter=max_iter, tol=tol, H0=H0, momentum=momentum,
-            restart=restart, n_layers=n_layers,
-        )
+        return _pgm(problem, H0, L=L, backtracking=backtracking, momentum=momentum,
+                    restart=restart, max_iter=max_iter, tol=tol,
+                    first_check=max(1, n_layers))
 
     # on NumPy arrays, chunks run on all cores, each with one BLAS thread: products
     # and compiled passes of different chunks overlap (see sparsecoding._threads)
-    starts = range(0, n_signals, chunk_size)
-    results = (map_on_cores(solve, starts) if not is_tensor(X2)
-               else [solve(start) for start in starts])
-    codes, histories, iters, converged = [], [], [], True
-    for H, hist, n_iter, ok in results:
-        codes.append(H)
-        histories.append(hist)
-        iters.append(n_iter)
-        converged &= ok
-    n_iter = max(iters)
+    with no_grad(X2):
+        starts = range(0, n_signals, chunk_size)
+        results = (map_on_cores(solve, starts) if on_numpy
+                   else [solve(start) for start in starts])
+    n_iter = max(r[2] for r in results)
     total = np.zeros(n_iter + 1)
-    for hist in histories:  # a chunk that stopped early keeps its last value
+    for hist in (r[1] for r in results):  # a chunk that stopped early keeps its value
         total[: len(hist)] += hist
         total[len(hist):] += hist[-1]
-    H = codes[0] if len(codes) == 1 else xp.concat(codes, axis=0)
+    H = results[0][0] if len(results) == 1 else xp.concat([r[0] for r in results], axis=0)
+    if on_numpy and len(results) == 1 and compiled:
+        H = H.copy()  # a buffer of the chunk: hand out an array of its own
+    gap = np.concatenate([np.asarray(_to_numpy(r[4]), dtype=np.float64) for r in results])
     return SolverResult(
         codes=H[0] if squeeze else H,
         objective=total,
         n_iter=n_iter,
-        converged=converged,
-        extra={"lipschitz": L, "mode": mode, "solver": name},
+        converged=all(r[3] for r in results),
+        gap=gap[0] if squeeze else gap,
+        lipschitz=max(r[5] for r in results),
     )
-
-
-def _run_chunk(problem, lam, *, L, max_iter, tol, H0, momentum, restart, n_layers):
-    """The proximal-gradient iteration on one chunk.
-
-    Stopping rule: the scaled proximal-gradient step :math:`L\\|y - h^+\\|_\\infty`
-    (zero exactly at a solution) is at most ``tol`` times
-    :math:`\\lambda_{\\max} = \\|D^\\top x\\|_\\infty`, for every signal.
-    """
-    xp = problem.xp
-    X = problem.X
-    n, n_atoms = X.shape[0], problem.D.shape[1]
-    H = xp.zeros((n, n_atoms), like=X) if H0 is None else xp.copy(H0)
-    A = problem.image(H)
-    F = problem.objective(H, A, lam)
-    history = [xp.sum(F)]
-    lam_max = xp.amax(xp.abs(problem.B), axis=1)  # (n,)
-    threshold_tol = tol * lam_max
-    if n_layers:  # geometric schedule lam_l = lam_max (lam / lam_max)^(l / n_layers)
-        safe = xp.where(lam_max > lam, lam_max, xp.full_like_scalar(1.0, lam_max))
-        ratio = xp.where(lam_max > lam, lam / safe, xp.full_like_scalar(1.0, lam_max))
-    Y, AY = H, A
-    t = 1.0
-    if momentum and restart:
-        t = xp.ones((n, 1), like=X)
-    converged = False
-    k = 0
-    for k in range(1, max_iter + 1):
-        if n_layers and k <= n_layers:
-            lam_k = xp.where(lam_max > lam, lam_max * ratio ** (k / n_layers),
-                             xp.full_like_scalar(lam, lam_max))[:, None]
-        else:
-            lam_k = lam
-        V = Y - problem.grad(AY) / L
-        thr = lam_k / L
-        H_new = V - xp.clip(V, -thr, thr)  # soft thresholding
-        A_new = problem.image(H_new)
-        F_new = problem.objective(H_new, A_new, lam)
-        history.append(xp.sum(F_new))
-        step = xp.amax(xp.abs(H_new - Y), axis=1) * L
-        done = not (n_layers and k < n_layers) and bool(xp.amax(step - threshold_tol) <= 0)
-        if momentum:
-            if restart:
-                t_new = (1 + xp.sqrt(1 + 4 * t * t)) / 2
-                beta = (t - 1) / t_new
-                if restart == "function":
-                    bad = (F_new > F)[:, None]
-                else:  # gradient scheme: momentum points uphill
-                    bad = xp.sum((Y - H_new) * (H_new - H), axis=1, keepdims=True) > 0
-                beta = xp.where(bad, 0 * beta, beta)
-                t = xp.where(bad, 1 + 0 * t_new, t_new)
-            else:
-                t_new = (1 + (1 + 4 * t * t) ** 0.5) / 2
-                beta = (t - 1) / t_new
-                t = t_new
-            Y = H_new + beta * (H_new - H)
-            AY = A_new + beta * (A_new - A)
-        else:
-            Y, AY = H_new, A_new
-        H, A, F = H_new, A_new, F_new
-        if done:
-            converged = True
-            break
-    hist = np.array([xp.scalar(v) for v in history], dtype=np.float64) \
-        if not is_tensor(X) else xp.to_numpy(xp.torch.stack(history)).astype(np.float64)
-    return H, hist, k, converged
-
-
-def _run_chunk_numpy(problem, lam, *, L, max_iter, tol, H0, momentum, restart, n_layers):
-    """:func:`_run_chunk` for NumPy arrays, the same iteration written for speed.
-
-    The same operations in the same precision, but: every array of the chunk's size is
-    allocated once; everything elementwise runs in compiled passes over the codes
-    (``sparsecoding._fused``) instead of a dozen NumPy passes; the image of the new
-    codes is computed from their nonzero entries when they are sparse enough (the
-    product with the most flops skips the zeros); and sums are added in another order.
-    The iterates therefore agree with the generic loop to rounding, not bit for bit
-    (except with the function restart, whose decisions depend on rounding-level
-    differences of the objective: there the images are BLAS's and the objective is
-    computed as in the generic loop).
-    """
-    from . import _fused
-
-    X, D, B, mode = problem.X, problem.D, problem.B, problem.mode
-    n, n_atoms = X.shape[0], D.shape[1]
-    dt = X.dtype
-    gram = mode == "gram"
-    M = problem.G if gram else D.T         # image: H @ G, or H @ D.T - X
-    M_rows = np.ascontiguousarray(M, dtype=dt)  # for the sparse product
-    # the function restart compares objectives at rounding level: images as the
-    # generic loop computes them (dense), so that its decisions are the same
-    sparse_limit = -1 if restart == "function" else _SPARSE_IMAGE_DENSITY * n * n_atoms
-    H = (np.zeros((n, n_atoms), dtype=dt) if H0 is None
-         else np.array(H0, dtype=dt, copy=True, order="C"))
-    Hn, V = np.empty_like(H), np.empty_like(H)
-    A = problem.image(H)
-    A = np.ascontiguousarray(A, dtype=dt)
-    An = np.empty_like(A)
-    Bc = np.ascontiguousarray(B, dtype=dt)
-    half_xx = np.ascontiguousarray(problem.half_xx, dtype=np.float64)
-    dot, l1, smooth = np.empty(n), np.empty(n), np.empty(n)
-    Ld = dt.type(L)
-    F = problem.objective(H, A, lam)
-    history = [float(np.sum(F))]
-    lam_max = np.max(np.abs(B), axis=1)
-    threshold_tol = tol * lam_max
-    thr = np.full(n, lam / L, dtype=dt)
-    if n_layers:
-        safe = np.where(lam_max > lam, lam_max, np.asarray(1.0, dtype=dt))
-        ratio = np.where(lam_max > lam, lam / safe, np.asarray(1.0, dtype=dt))
-    if momentum:
-        Y, AY = H.copy(), A.copy()
-    else:
-        Y, AY = H, A
-    t = 1.0
-    if momentum and restart:
-        t = np.ones(n, dtype=dt)
-    one_four_two = np.array([1, 4, 2], dtype=dt)
-    beta_rows = np.empty(n, dtype=dt)
-    # the momentum step in the passes when beta is known by then: 1 (no restart),
-    # 2 (gradient restart, decided row by row); else after the objective (function)
-    fused = 0
-    if momentum and restart != "function":
-        fused = 2 if restart else 1
-    converged = False
-    k = 0
-    for k in range(1, max_iter + 1):
-        if n_layers and k <= n_layers:
-            lam_k = np.where(lam_max > lam, lam_max * ratio ** (k / n_layers),
-                             np.asarray(lam, dtype=dt))
-            thr[:] = lam_k / L
-        elif n_layers and k == n_layers + 1:
-            thr.fill(lam / L)
-        if gram:  # the gradient is AY - B, subtracted in the pass
-            grad = AY
-        else:
-            grad = np.matmul(AY, D, out=V)
-        if fused == 1:
-            t_new = (1 + (1 + 4 * t * t) ** 0.5) / 2
-            beta_rows.fill((t - 1) / t_new)
-            t = t_new
-        n_far, n_nonzero, l1_sum = _fused.prox_pass(
-            grad, Bc, gram, Y, H, Ld, thr, threshold_tol, Hn, dot, l1, fused, beta_rows,
-            t if fused == 2 else one_four_two, one_four_two)
-        if n_nonzero <= sparse_limit:
-            _fused.sparse_image(Hn, M_rows, An)
-        else:
-            np.matmul(Hn, M, out=An)
-        smooth_sum = _fused.smooth_pass(An, X, Hn, Bc, half_xx, gram, smooth, fused, A,
-                                        beta_rows, AY)
-        if momentum and restart == "function":
-            # the restart compares objectives that differ by rounding near the
-            # solution: computed as the generic loop does, so the decisions agree
-            F_new = problem.objective(Hn, An, lam)
-            history.append(float(np.sum(F_new)))
-        else:
-            history.append(smooth_sum + lam * l1_sum)
-        # stop when every L|h+ - y| is at most tol lam_max
-        done = not (n_layers and k < n_layers) and n_far == 0
-        if momentum:
-            if restart == "function":
-                t_new = (1 + np.sqrt(1 + 4 * t * t)) / 2
-                beta = (t - 1) / t_new
-                bad = F_new > F
-                beta_rows[:] = np.where(bad, 0 * beta, beta)
-                t = np.where(bad, 1 + 0 * t_new, t_new)
-                _fused.momentum_pass(Hn, H, An, A, beta_rows, Y, AY)
-                F = F_new
-            H, Hn = Hn, H
-            A, An = An, A
-        else:
-            H, Hn = Hn, H
-            A, An = An, A
-            Y, AY = H, A
-        if done:
-            converged = True
-            break
-    return H, np.array(history, dtype=np.float64), k, converged
 
 
 def ista(D, X, lam, *, max_iter=1000, tol=1e-6, init=None, lipschitz=None,
@@ -568,12 +675,20 @@ def ista(D, X, lam, *, max_iter=1000, tol=1e-6, init=None, lipschitz=None,
     max_iter : int
         Largest number of iterations.
     tol : float
-        Stop when, for every signal, :math:`L\|h_{k+1} - h_k\|_\infty \le`
-        ``tol`` :math:`\cdot\|D^\top x\|_\infty`.
+        Stop when every signal's relative duality gap
+        :math:`(P(h) - \mathcal D(\theta(h))) / \tfrac12\|x\|^2` is at most ``tol``
+        (:mod:`sparsecoding.duality`; with :math:`\lambda = 0`, when
+        :math:`\|D^\top r\|_\infty \le` ``tol`` :math:`\cdot\|D^\top x\|_\infty`).
+        The gap is computed at the first iteration and then every 10 (in the
+        residual mode it costs one product with ``D``); with ``tol=0``, exactly
+        ``max_iter`` iterations run.
     init : array, optional
         Starting codes (warm start), shaped like the result; zero by default.
-    lipschitz : float, optional
-        :math:`L`; computed by :func:`lipschitz_constant` when not given.
+    lipschitz : float or ``"backtracking"``, optional
+        :math:`L`; computed by :func:`lipschitz_constant` when not given. With
+        ``"backtracking"``, :math:`L` starts at the largest squared atom norm and is
+        doubled until the quadratic model bounds the smooth part (Beck and Teboulle,
+        2009).
     mode : ``"auto"``, ``"gram"`` or ``"residual"``
         How gradients are computed (see the chapter *ISTA*); ``"auto"`` uses
         ``"residual"`` when atoms outnumber features more than twice.
@@ -594,7 +709,6 @@ def ista(D, X, lam, *, max_iter=1000, tol=1e-6, init=None, lipschitz=None,
     return _proximal_gradient(
         D, X, lam, max_iter=max_iter, tol=tol, init=init, lipschitz=lipschitz,
         momentum=False, restart=None, n_layers=0, mode=mode, chunk_size=chunk_size,
-        name="ista",
     )
 
 
@@ -622,8 +736,7 @@ def fista(D, X, lam, *, max_iter=1000, tol=1e-6, init=None, lipschitz=None,
 
     Notes
     -----
-    The other parameters and the result are those of :func:`ista`; the stopping rule
-    measures :math:`L\|h_{k+1} - y_k\|_\infty`.
+    The other parameters and the result are those of :func:`ista`.
 
     Examples
     --------
@@ -639,7 +752,6 @@ def fista(D, X, lam, *, max_iter=1000, tol=1e-6, init=None, lipschitz=None,
     return _proximal_gradient(
         D, X, lam, max_iter=max_iter, tol=tol, init=init, lipschitz=lipschitz,
         momentum=True, restart=restart, n_layers=0, mode=mode, chunk_size=chunk_size,
-        name="fista",
     )
 
 
@@ -683,7 +795,7 @@ def continuation_ista(D, X, lam, *, n_layers=10, max_iter=1000, tol=1e-6,
     return _proximal_gradient(
         D, X, lam, max_iter=max_iter, tol=tol, init=None, lipschitz=lipschitz,
         momentum=False, restart=None, n_layers=n_layers, mode=mode,
-        chunk_size=chunk_size, name="continuation_ista",
+        chunk_size=chunk_size,
     )
 
 
@@ -720,6 +832,6 @@ def lasso_path(D, X, lams, *, solver="fista", max_iter=2000, tol=1e-6, **kwargs)
                   lipschitz=L, **kwargs)
         init = res.codes
         if squeeze:
-            res.codes = res.codes[0]
+            res.codes, res.gap = res.codes[0], res.gap[0]
         results[i] = res
     return results

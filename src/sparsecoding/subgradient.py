@@ -23,14 +23,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._backend import is_tensor, namespace
+from array_api_compat import array_namespace, device
+
+from ._arrays import no_grad, to_numpy
 from ._validation import (
     check_array,
     check_choice,
     check_dictionary_and_signals,
     check_scalar,
 )
-from .solvers import SolverResult, lipschitz_constant
+from .prox import _soft
+from .solvers import SolverResult, _lasso_values, lipschitz_constant
 
 __all__ = ["lasso_subgradient", "lasso_subdifferential_min_norm", "subgradient_method"]
 
@@ -74,7 +77,7 @@ def lasso_subgradient(D, X, H, lam):
     D, X2, squeeze = check_dictionary_and_signals(D, X)
     H2 = _check_codes(H, X2, D)
     lam = check_scalar(lam, "lam", low=0.0)
-    xp = namespace(X2)
+    xp = array_namespace(X2)
     G = (H2 @ D.T - X2) @ D + lam * xp.sign(H2)
     return G[0] if squeeze else G
 
@@ -120,12 +123,15 @@ def lasso_subdifferential_min_norm(D, X, H, lam):
     D, X2, squeeze = check_dictionary_and_signals(D, X)
     H2 = _check_codes(H, X2, D)
     lam = check_scalar(lam, "lam", low=0.0)
-    xp = namespace(X2)
-    G = (H2 @ D.T - X2) @ D
-    on_support = G + lam * xp.sign(H2)
-    off_support = G - xp.clip(G, -lam, lam)  # soft thresholding of the gradient
-    V = xp.where(H2 != 0, on_support, off_support)
+    xp = array_namespace(X2)
+    V = _min_norm(xp, (H2 @ D.T - X2) @ D, H2, lam)
     return V[0] if squeeze else V
+
+
+def _min_norm(xp, G, H, lam):
+    """The minimum-norm subgradient from the gradient ``G`` of the smooth part."""
+    # off the support, soft thresholding of the gradient
+    return xp.where(H != 0, G + lam * xp.sign(H), _soft(xp, G, lam))
 
 
 def subgradient_method(D, X, lam, *, max_iter=1000, step="diminishing",
@@ -183,43 +189,39 @@ def subgradient_method(D, X, lam, *, max_iter=1000, step="diminishing",
         eta0 = 1.0 / L if L > 0 else 1.0
     else:
         eta0 = check_scalar(step_size, "step_size", low=0.0, low_inclusive=False)
-    xp = namespace(X2)
+    xp = array_namespace(X2)
     n_signals, n_atoms = X2.shape[0], D.shape[1]
     if init is None:
-        H = xp.zeros((n_signals, n_atoms), like=X2)
+        H = xp.zeros((n_signals, n_atoms), dtype=X2.dtype, device=device(X2))
     else:
-        H = xp.copy(_check_codes(init, X2, D, name="init"))
-
-    def objective(H):
-        R = H @ D.T - X2
-        return 0.5 * xp.sum(R * R, axis=1) + lam * xp.sum(xp.abs(H), axis=1)
-
-    F = objective(H)
-    best = F
-    history, best_history = [xp.scalar(xp.sum(F))], [xp.scalar(xp.sum(best))]
-    for k in range(1, max_iter + 1):
-        G = (H @ D.T - X2) @ D
-        if direction == "sign":
-            V = G + lam * xp.sign(H)
-        else:
-            V = xp.where(H != 0, G + lam * xp.sign(H), G - xp.clip(G, -lam, lam))
-        if step == "diminishing":
-            eta = eta0 / np.sqrt(k)
-        elif step == "square_summable":
-            eta = eta0 / k
-        else:
-            eta = eta0
-        H = H - eta * V
-        F = objective(H)
-        best = xp.where(F < best, F, best)
-        history.append(xp.scalar(xp.sum(F)))
-        best_history.append(xp.scalar(xp.sum(best)))
+        H = xp.asarray(_check_codes(init, X2, D, name="init"), copy=True)
+    with no_grad(X2, H):
+        F = _lasso_values(xp, D, X2, H, lam)
+        best = F
+        history, best_history = [xp.sum(F)], [xp.sum(best)]
+        for k in range(1, max_iter + 1):
+            G = (H @ D.T - X2) @ D
+            if direction == "sign":
+                V = G + lam * xp.sign(H)
+            else:
+                V = _min_norm(xp, G, H, lam)
+            if step == "diminishing":
+                eta = eta0 / np.sqrt(k)
+            elif step == "square_summable":
+                eta = eta0 / k
+            else:
+                eta = eta0
+            H = H - eta * V
+            F = _lasso_values(xp, D, X2, H, lam)
+            best = xp.where(F < best, F, best)
+            history.append(xp.sum(F))
+            best_history.append(xp.sum(best))
+    history = to_numpy(xp.stack(history)).astype(np.float64)
+    best_history = to_numpy(xp.stack(best_history)).astype(np.float64)
     return SolverResult(
         codes=H[0] if squeeze else H,
-        objective=np.asarray(history, dtype=np.float64),
+        objective=history,
         n_iter=max_iter,
         converged=False,
-        extra={"best_objective": np.asarray(best_history, dtype=np.float64),
-               "step": step, "step_size": eta0, "solver": "subgradient_method",
-               "backend": "torch" if is_tensor(X2) else "numpy"},
+        extra={"best_objective": best_history, "step": step, "step_size": eta0},
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import random
+import time
 
 import numpy as np
 
@@ -116,7 +117,8 @@ def fit(model, loss_fn, data, *, epochs=1, batch_size=128, lr=1e-3, optimizer=No
     device : torch.device, optional
         Where to train (the model and data are moved there); :func:`get_device` if None.
     progress : bool
-        Show a progress bar (``tqdm.auto``).
+        Show a progress bar (``tqdm.auto``) and, when training ends, print a one-line
+        summary (steps, final loss, time), which stays when the bar is cleared.
     checkpoint : path, optional
         Save the final ``state_dict`` there.
 
@@ -152,6 +154,7 @@ def fit(model, loss_fn, data, *, epochs=1, batch_size=128, lr=1e-3, optimizer=No
     bar = tqdm(total=epochs * steps_per_epoch, desc=desc, disable=not progress,
                leave=False)
     batches = iterate_minibatches(n, batch_size, seed=seed, epochs=epochs)
+    start = time.perf_counter()
     for epoch in range(epochs):
         model.train()
         for _ in range(steps_per_epoch):
@@ -180,6 +183,10 @@ def fit(model, loss_fn, data, *, epochs=1, batch_size=128, lr=1e-3, optimizer=No
                     value = value.detach() if isinstance(value, torch.Tensor) else value
                     history.setdefault(f"epoch_{key}", []).append(float(value))
     bar.close()
+    if progress:
+        steps = len(history["loss"])
+        final = f", final loss {history['loss'][-1]:.4g}" if steps else ""
+        print(f"{desc}: {steps} steps in {time.perf_counter() - start:.1f} s{final}")
     model.eval()
     if checkpoint is not None:
         torch.save(model.state_dict(), checkpoint)

@@ -23,6 +23,7 @@ from .._validation import check_choice, check_scalar
 
 __all__ = [
     "l1_activation_penalty",
+    "normal_init_",
     "SparseMLP",
     "SparseCNN",
     "ConvSparseAutoencoderClassifier",
@@ -49,6 +50,31 @@ def l1_activation_penalty(h):
     if h.ndim < 1 or h.shape[0] == 0:
         raise ValueError(f"h must have a non-empty batch dimension, got {tuple(h.shape)}")
     return h.abs().reshape(h.shape[0], -1).sum(dim=1).mean()
+
+
+@torch.no_grad()
+def normal_init_(model, *, std=0.1, bias=0.1):
+    r"""Draw every weight of ``model`` from :math:`\mathcal N(0, \sigma^2)` and set every bias.
+
+    The initialisation of the 2016 blog experiments (weights with standard deviation
+    0.1, biases 0.1), which the full-scale runs of the chapter *Sparse classifiers on
+    MNIST* use; PyTorch's default initialisation is kept otherwise. Returns ``model``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> model = normal_init_(SparseMLP(4, 3, 2))
+    >>> round(model.hidden.bias[0].item(), 6)
+    0.1
+    """
+    std = check_scalar(std, "std", low=0.0)
+    bias = check_scalar(bias, "bias")
+    for module in model.modules():
+        if isinstance(module, (nn.Linear, nn.Conv2d, nn.ConvTranspose2d)):
+            module.weight.normal_(0.0, std)
+            if module.bias is not None:
+                module.bias.fill_(bias)
+    return model
 
 
 def _check_lam(lam):
@@ -206,17 +232,39 @@ class ConvSparseAutoencoderClassifier(SparseCNN):
         h = self.encode(x)
         return self.out(h.flatten(1)), h, self.decoder(h)
 
-    def loss(self, x, y, lam=0.0, beta=1.0):
-        """Cross-entropy + ``beta`` × pixel MSE + ``lam`` × L1: ``(loss, parts)``."""
+    @torch.no_grad()
+    def clip_decoder_norm_(self, max_norm=1.0):
+        """Rescale the decoder's weight tensor to Euclidean norm at most ``max_norm``, in place.
+
+        The full-scale runs clip it after every step, as the 2016 blog's autoencoder
+        does; pass ``after_step=lambda m: m.clip_decoder_norm_()`` to ``fit``.
+        """
+        max_norm = check_scalar(max_norm, "max_norm", low=0.0, low_inclusive=False)
+        weight = (self.decoder.weight if self.decoder_kind == "transposed"
+                  else self.decoder[0].weight)
+        norm = torch.linalg.norm(weight)
+        if norm > max_norm:
+            weight.mul_(max_norm / norm)
+        return self
+
+    def loss(self, x, y, lam=0.0, beta=1.0, recon="mean"):
+        """Cross-entropy + ``beta`` × reconstruction + ``lam`` × L1: ``(loss, parts)``.
+
+        ``recon="mean"`` takes the squared error averaged over pixels and images;
+        ``recon="sum"`` sums it over the pixels of each image and averages over images
+        (the blog's loss; 784 times larger). ``parts["mse"]`` is always per pixel.
+        """
         lam = _check_lam(lam)
         beta = check_scalar(beta, "beta", low=0.0)
+        recon = check_choice(recon, "recon", ("mean", "sum"))
         logits, h, x_hat = self(x)
         ce = F.cross_entropy(logits, y)
         mse = F.mse_loss(x_hat, _as_images(x))
+        rec = mse if recon == "mean" else mse * x_hat[0].numel()
         l1 = l1_activation_penalty(h)
         active = (h > 0).flatten(1).sum(dim=1).float().mean()
         acc = (logits.argmax(1) == y).float().mean()
-        return ce + beta * mse + lam * l1, {"ce": ce.detach(), "mse": mse.detach(),
+        return ce + beta * rec + lam * l1, {"ce": ce.detach(), "mse": mse.detach(),
                                             "l1": l1.detach(), "active": active,
                                             "accuracy": acc}
 

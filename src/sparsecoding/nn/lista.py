@@ -112,7 +112,7 @@ class LISTA(nn.Module):
 
 
 def train_lista(model, X, H_star, *, epochs=20, batch_size=64, lr=1e-3, seed=0,
-                device=None, progress=True, desc="LISTA"):
+                device=None, progress=True, desc="LISTA", optimizer=None, after_step=None):
     r"""Train a :class:`LISTA` to predict the codes ``H_star`` of the signals ``X``.
 
     Minimises the mean squared error :math:`\frac1N\sum_i \|h_T(x_i) - h^\star_i\|_2^2`
@@ -128,6 +128,8 @@ def train_lista(model, X, H_star, *, epochs=20, batch_size=64, lr=1e-3, seed=0,
     epochs, batch_size, lr, seed, device, progress : passed to ``fit``
     desc : str
         Label of the progress bar.
+    optimizer, after_step : optional, passed to ``fit`` (e.g. to train epoch by epoch
+        with one optimiser and a learning-rate schedule stepped after every step).
 
     Returns
     -------
@@ -155,4 +157,4 @@ def train_lista(model, X, H_star, *, epochs=20, batch_size=64, lr=1e-3, seed=0,
 
     return fit(model, loss_fn, (X, H_star), epochs=epochs, batch_size=batch_size, lr=lr,
                seed=seed, device=device or torch.device("cpu"), progress=progress,
-               desc=desc)
+               desc=desc, optimizer=optimizer, after_step=after_step)
