@@ -54,9 +54,7 @@ NOT_CONVERTED = {
     "part2/dictionary_learning",
     "part2/fista",
     "part2/homotopy_lista",
-    "part3/explaining_away",
     "part3/mnist_sparse_classifiers",
-    "part3/sparse_autoencoders",
     "part3/superposition",
 }
 
