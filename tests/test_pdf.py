@@ -45,13 +45,15 @@ def require_chromium():
         pytest.skip(message)
 
 
-def check_book_pdf(html: Path, output: Path) -> None:
-    """Print ``html`` to ``output`` and check the result (raises AssertionError)."""
+def check_book_pdf(html: Path, output: Path, browser=None) -> None:
+    """Print ``html`` to ``output`` and check the result (raises AssertionError);
+    ``browser``: a Playwright browser already launched, or None to launch one."""
     from pypdf import PdfReader
 
-    require_chromium()
+    if browser is None:
+        require_chromium()
     pages = [p for p in book_pdf.toc_pages(ROOT) if (html / p).is_file()]
-    contents = book_pdf.print_book(html, output, pages=pages)
+    contents = book_pdf.print_book(html, output, pages=pages, browser=browser)
     reader = PdfReader(str(output))
     n_pages = len(reader.pages)
     assert [c["page"] for c in contents] == pages, "every page of the toc is printed, in order"

@@ -90,20 +90,32 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
 
 
 def print_book(html: Path, output: Path, chromium: str = CHROMIUM,
-               pages: list[str] | None = None) -> list[dict]:
+               pages: list[str] | None = None, browser=None) -> list[dict]:
     """Print the pages of ``html`` into ``output``; returns one entry per page
-    (``page``, ``title``, ``first_page``, ``n_pages``, ``images``)."""
+    (``page``, ``title``, ``first_page``, ``n_pages``, ``images``). ``browser``: a
+    Playwright browser already launched (the browser test's), or None to launch one."""
     from playwright.sync_api import sync_playwright
-    from pypdf import PdfReader, PdfWriter
 
     if not (html / "index.html").is_file():
         raise FileNotFoundError(f"no built site in {html}: run jupyter-book build . first")
+    if browser is not None:
+        return _print_pages(html, output, pages, browser)
     if not Path(chromium).exists():
         raise FileNotFoundError(f"no chromium at {chromium}: apt-get install chromium")
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        try:
+            return _print_pages(html, output, pages, browser)
+        finally:
+            browser.close()
+
+
+def _print_pages(html, output, pages, browser):
+    from pypdf import PdfReader, PdfWriter
+
     pages = [p for p in (pages or toc_pages()) if (html / p).is_file()]
     writer, contents = PdfWriter(), []
-    with _Server(html) as server, sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+    with _Server(html) as server:
         context = browser.new_context(viewport={"width": 1100, "height": 1400})
         context.route("**/*", lambda route: route.continue_()
                       if route.request.url.startswith(server.url)
@@ -126,7 +138,7 @@ def print_book(html: Path, output: Path, chromium: str = CHROMIUM,
             contents.append({"page": name, "title": title, "first_page": first,
                              "n_pages": len(reader.pages), "images": info["images"]})
             page.emulate_media(media="screen")
-        browser.close()
+        context.close()
     writer.add_metadata({"/Title": "Sparse coding, from first principles"})
     output.parent.mkdir(parents=True, exist_ok=True)
     with output.open("wb") as f:
