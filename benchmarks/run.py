@@ -192,6 +192,25 @@ def sparsecoding_contenders(D, X, device):
     return out
 
 
+def splitting_contenders(D, X):
+    """Coordinate descent and ADMM (sparsecoding.splitting), NumPy float64, tol=0: the
+    objective after every sweep or iteration gives the count, as for FISTA."""
+    out = []
+    for name, fn, k_start in (("coordinate_descent", sc.coordinate_descent, 32),
+                              ("admm", sc.admm, 128)):
+        def run(k, fn=fn):
+            return fn(D, X, LAM, max_iter=k, tol=0.0).codes
+
+        def history(k, fn=fn):
+            return fn(D, X, LAM, max_iter=k, tol=0.0).objective
+
+        c = Iterative(f"sparsecoding.{name} float64", "sparsecoding", "float64", run,
+                      history)
+        c.k_start = k_start
+        out.append(c)
+    return out
+
+
 def time_to_accuracy_iterative(c, F_star, repeats, k_max, log):
     """Smallest iteration count reaching each target, then its median time."""
     errs = {}
@@ -512,6 +531,13 @@ def main():
                 "sparsecoding.homotopy", [("exact", lambda: sc.homotopy(D, X, LAM).codes)],
                 F_star, repeats, log)
             add("sparsecoding.homotopy (exact path)", "sparsecoding", "float64", res)
+
+        # splitting methods: coordinate descent (a sweep per iteration) and ADMM
+        if hasattr(sc, "coordinate_descent"):
+            log("coordinate descent and ADMM")
+            for c in splitting_contenders(D, X):
+                add(c.name, c.library, c.dtype,
+                    time_to_accuracy_iterative(c, F_star, repeats, k_max, log))
 
         log("scikit-learn")
         G = D.T @ D

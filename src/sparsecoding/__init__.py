@@ -6,7 +6,8 @@ dictionary ``D`` is ``(n_features, n_atoms)`` with one atom per column, codes ``
 ``(n_signals, n_atoms)``, so that ``X ≈ H @ D.T``.
 
 The lasso solvers (``ista``, ``fista``, ``continuation_ista``, ``homotopy``), the
-proximal operators and ``learn_dictionary`` are available at the top level; the other modules (``codes``, ``bases``, ``data``, ``gabor``,
+greedy solvers (``matching_pursuit``, ``omp``, ``iht``, ``cosamp``,
+``subspace_pursuit``), the proximal operators and ``learn_dictionary`` are available at the top level; the other modules (``codes``, ``bases``, ``data``, ``gabor``,
 ``nn``, ...) are imported by name. Importing the package does not import torch; the
 modules that need it (``nn``, ``training``) import it themselves.
 """
@@ -21,7 +22,9 @@ from .prox import (
 )
 from .dictionary import learn_dictionary, normalize_columns
 from .duality import duality_gap, gap_safe_screen, kkt_violation
+from .greedy import cosamp, iht, matching_pursuit, omp, subspace_pursuit
 from .homotopy import homotopy
+from .splitting import admm, coordinate_descent
 from .solvers import (
     SolverResult,
     continuation_ista,
@@ -38,12 +41,16 @@ __version__ = "0.1.0"
 
 __all__ = [
     "SolverResult",
+    "admm",
     "continuation_ista",
+    "coordinate_descent",
+    "cosamp",
     "duality_gap",
     "gap_safe_screen",
     "fista",
     "hard_threshold",
     "homotopy",
+    "iht",
     "ista",
     "kkt_violation",
     "lambda_max",
@@ -51,11 +58,14 @@ __all__ = [
     "learn_dictionary",
     "lasso_objective",
     "lipschitz_constant",
+    "matching_pursuit",
     "normalize_columns",
+    "omp",
     "project_simplex",
     "ridge",
     "sigshrink",
     "soft_threshold",
     "sparsemax",
     "sparsemax_jacobian",
+    "subspace_pursuit",
 ]
