@@ -248,6 +248,8 @@ def reports(browser, server):
             visit = Visit(browser, server)
             try:
                 report = visit.open(page)
+                report["axe"] = _axe_violations(visit.page)
+                report["n_assistive"] = visit.page.locator("mjx-assistive-mml").count()
             finally:
                 visit.close()
             report.update(console_errors=visit.console_errors,
@@ -258,6 +260,41 @@ def reports(browser, server):
         return cache[page]
 
     return get
+
+
+#: axe-core impacts that fail the accessibility test (minor and moderate are reported).
+AXE_FAILING = ("serious", "critical")
+
+
+def _axe_violations(page):
+    """axe-core's violations on the open page (axe-playwright-python bundles axe-core)."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    result = Axe().run(page)
+    return [
+        {"id": v["id"], "impact": v.get("impact"), "help": v.get("help"),
+         "nodes": [" ".join(n.get("target", [""])[:1]) for n in v.get("nodes", [])][:5]}
+        for v in result.response.get("violations", [])
+    ]
+
+
+@pytest.mark.parametrize("page", ALL_PAGES)
+def test_accessibility(reports, page):
+    """No serious or critical axe-core violation on any page (WCAG 2 A/AA rules)."""
+    violations = reports(page)["axe"]
+    minor = [v for v in violations if v["impact"] not in AXE_FAILING]
+    if minor:
+        print(f"{page}: minor accessibility findings: {json.dumps(minor)}")
+    failing = [v for v in violations if v["impact"] in AXE_FAILING]
+    assert not failing, f"{page}: accessibility violations: {json.dumps(failing, indent=1)}"
+
+
+def test_assistive_mathml(reports):
+    """MathJax writes hidden MathML beside each formula, for screen readers."""
+    page = "chapters/part2/soft_thresholding.html"
+    visit_report = reports(page)
+    assert visit_report["n_mjx"] > 0
+    assert visit_report.get("n_assistive", 0) > 0, f"{page}: no assistive MathML"
 
 
 @pytest.mark.parametrize("page", ALL_PAGES)
@@ -445,3 +482,47 @@ def test_screenshots(visit):
         visit.page.screenshot(path=str(path))
         assert path.stat().st_size > 10_000, f"{path} looks empty"
     _no_errors(visit)
+
+
+#: A chapter with self-check questions (chapters/part1/_quiz/bases.json).
+QUIZ_CHAPTER = "chapters/part1/bases.html"
+
+
+def test_self_check_quiz_gives_feedback(visit):
+    """The concept questions work on the static page: click an answer, read the feedback."""
+    from playwright.sync_api import expect
+
+    bank = json.loads((ROOT / "chapters" / "part1" / "_quiz" / "bases.json").read_text())
+    visit.open(QUIZ_CHAPTER)
+    quiz = visit.page.locator(".Quiz").first
+    expect(quiz).to_be_visible()
+    expect(visit.page.locator(".Quiz")).to_have_count(len(bank))
+    wrong = next(a for a in bank[0]["answers"] if not a["correct"])
+    right = next(a for a in bank[0]["answers"] if a["correct"])
+    quiz.locator("label.MCButton", has_text=wrong["answer"]).click()
+    expect(quiz.locator(".Feedback")).to_contain_text(wrong["feedback"])
+    quiz.locator("label.MCButton", has_text=right["answer"]).click()
+    expect(quiz.locator(".Feedback")).to_contain_text(right["feedback"])
+    _no_errors(visit)
+
+
+def test_downloads_are_offered(visit):
+    """The home page links the student edition and the zip of all notebooks."""
+    import zipfile
+
+    visit.open("intro.html")
+    for name in ("student-edition.zip", "notebooks.zip"):
+        link = visit.page.locator(f"a[href='downloads/{name}']")
+        assert link.count() == 1, f"no link to downloads/{name} on the home page"
+        with zipfile.ZipFile(HTML / "downloads" / name) as zf:
+            names = zf.namelist()
+        assert any(n.endswith("chapters/part2/ista.ipynb") for n in names), names[:5]
+    with zipfile.ZipFile(HTML / "downloads" / "student-edition.zip") as zf:
+        assert any("/tests/ista/" in n for n in zf.namelist()), "no generated checks"
+
+
+def test_book_pdf(browser, tmp_path):
+    """The PDF printed from the site just built (see tests/test_pdf.py)."""
+    from test_pdf import check_book_pdf
+
+    check_book_pdf(HTML, tmp_path / "book.pdf", browser=browser)
