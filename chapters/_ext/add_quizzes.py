@@ -25,7 +25,7 @@ HEADING = (
     "A few questions on this chapter: choose an answer to see whether it is right, and why. "
     "They run in the page, with no kernel."
 )
-CODE = 'from jupyterquiz import display_quiz\n\ndisplay_quiz("_quiz/{name}.json", shuffle_answers=False)'
+CODE = 'from pathlib import Path\n\nBANK = Path("_quiz/{name}.json")\ntry:\n    from jupyterquiz import display_quiz\nexcept ImportError:\n    display_quiz = None\nif display_quiz is not None and BANK.is_file():\n    display_quiz(str(BANK), shuffle_answers=False)\nelse:  # e.g. on Colab: the questions are on the website\n    print("Self-check questions: see this chapter on the book\'s website "\n          "(or install jupyterquiz and keep the _quiz folder beside this notebook).")'
 
 
 def add_quiz(notebook: Path) -> bool:

@@ -211,6 +211,14 @@ def exercise_chapters(root: Path = ROOT) -> list[Path]:
     return [p for p in toc_chapters(root) if p.parent.name.startswith("part")]
 
 
+def _copy_quiz_bank(path: Path, target: Path) -> None:
+    """The chapter's self-check questions (``_quiz/<chapter>.json``) beside its copy."""
+    bank = path.parent / "_quiz" / f"{path.stem}.json"
+    if bank.is_file():
+        (target.parent / "_quiz").mkdir(parents=True, exist_ok=True)
+        (target.parent / "_quiz" / bank.name).write_bytes(bank.read_bytes())
+
+
 def build(out_dir: Path, root: Path = ROOT) -> list[dict]:
     """Write the student edition under ``out_dir``; returns one summary per chapter."""
     summary = []
@@ -221,6 +229,7 @@ def build(out_dir: Path, root: Path = ROOT) -> list[dict]:
         target = out_dir / rel
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(json.dumps(student, indent=1, ensure_ascii=False) + "\n")
+        _copy_quiz_bank(path, target)
         for label, text in tests.items():
             test_path = target.parent / "tests" / path.stem / f"{label}.py"
             test_path.parent.mkdir(parents=True, exist_ok=True)
@@ -256,6 +265,9 @@ def write_downloads(target_dir: Path, root: Path = ROOT) -> list[Path]:
     with zipfile.ZipFile(notebooks, "w", zipfile.ZIP_DEFLATED) as zf:
         for path in toc_chapters(root):
             zf.write(path, f"sparse-coding-notebooks/{path.relative_to(root).as_posix()}")
+            bank = path.parent / "_quiz" / f"{path.stem}.json"
+            if bank.is_file():
+                zf.write(bank, f"sparse-coding-notebooks/{bank.relative_to(root).as_posix()}")
     return [target_dir / "student-edition.zip", notebooks]
 
 

@@ -18,7 +18,7 @@ supports fixed):
   its coefficients, by the best rank-one approximation of the residual of the signals
   that use it.
 
-They sit beside the online :math:`\ell_1` method :func:`sparsecoding.learn_dictionary`
+They sit beside the online :math:`\ell_1` method :func:`sparsecoding.dictionary.learn_dictionary`
 (module ``sparsecoding.dictionary``); the module is separate because its codes come
 from a greedy pursuit, not from a lasso solver. NumPy arrays only. The chapter
 *Coordinate descent and ADMM* compares the three on natural-image patches.

@@ -4,7 +4,7 @@ Run on a machine with a CUDA GPU, from the repository root::
 
     python -m sparsecoding.nn.full_scale
 
-It trains every configuration of :data:`CONFIGS`, several seeds each, and writes one
+It trains every configuration of ``CONFIGS``, several seeds each, and writes one
 results file, ``chapters/part3/full_scale_results.json`` by default: the hardware, the
 date, the versions, the settings and every measured number. The Part III chapters show
 full-scale numbers only from that file, labelled with where and when it ran, and none
@@ -196,7 +196,7 @@ def amortisation_gap(model, X, lam):
 
     For the signals ``X`` (rows) and the decoder :math:`D = W_d` of ``model``, returns
     the mean of :math:`F(h) = \tfrac12\|x - b_d - Dh\|^2 + \lambda\|h\|_1` at the
-    encoder's codes, at the exact lasso codes (:func:`sparsecoding.homotopy`), and
+    encoder's codes, at the exact lasso codes (:func:`sparsecoding.homotopy.homotopy`), and
     their relative difference. Chapter *Sparse autoencoders*.
     """
     from ..homotopy import homotopy
@@ -281,7 +281,7 @@ def _run_explaining_away(cfg, device, steps, n_train):
 
 
 def run_config(name, *, device=None, steps=None, n_train=None, seeds=None):
-    """Run one configuration of :data:`CONFIGS`; return its settings and results.
+    """Run one configuration of ``CONFIGS``; return its settings and results.
 
     ``steps``, ``n_train`` and ``seeds`` shorten it (for the smoke test); by default
     it runs with the sources' settings.
