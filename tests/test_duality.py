@@ -5,6 +5,7 @@ import pytest
 from sklearn.linear_model import Lasso
 
 import sparsecoding as sc
+from sparsecoding.duality import duality_gap
 
 
 def _problem(seed, n=30, m=60, n_signals=4):
@@ -67,3 +68,30 @@ def test_validation():
         sc.gap_safe_screen(D, X, np.zeros((2, 3)), 0.1)
     with pytest.raises(ValueError, match="lam"):
         sc.gap_safe_screen(D, X, np.zeros((X.shape[0], D.shape[1])), -1.0)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_gap_and_dual_point_against_cvxpy(seed):
+    """The dual of the lasso solved by cvxpy: at the optimum the package's dual point
+    (the rescaled residual) is cvxpy's dual solution, the dual values agree, and the
+    gap of a suboptimal code bounds its distance to cvxpy's optimal value."""
+    cp = pytest.importorskip("cvxpy")
+    rng = np.random.default_rng(seed)
+    D = rng.standard_normal((12, 20))
+    D /= np.linalg.norm(D, axis=0)
+    x = rng.standard_normal(12)
+    lam = 0.3 * float(np.abs(D.T @ x).max())
+    theta = cp.Variable(12)
+    dual = cp.Problem(cp.Maximize(0.5 * cp.sum_squares(x) - 0.5 * cp.sum_squares(x - theta)),
+                      [cp.norm_inf(D.T @ theta) <= lam])
+    dual.solve(solver=cp.CLARABEL, tol_gap_abs=1e-12, tol_gap_rel=1e-12, tol_feas=1e-12)
+    h = sc.homotopy(D, x, lam).codes
+    cert = duality_gap(D, x, h, lam)
+    np.testing.assert_allclose(cert.dual_point, theta.value, atol=1e-7)
+    assert float(cert.dual) == pytest.approx(dual.value, rel=1e-8)
+    assert float(cert.gap) <= 1e-10
+    # a suboptimal code: its gap is at least its distance to the optimal value
+    h_bad = sc.fista(D, x, lam, max_iter=5, tol=0).codes
+    bad = duality_gap(D, x, h_bad, lam)
+    assert float(bad.primal) - dual.value <= float(bad.gap) + 1e-9
+    assert float(bad.gap) > 0
