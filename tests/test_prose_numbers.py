@@ -50,17 +50,7 @@ CHAPTERS = sorted((ROOT / "chapters").glob("part*/*.ipynb"))
 
 #: Chapters whose prose still holds hand-written measured numbers: remove each one as it
 #: is converted to ``{eval}``.
-NOT_CONVERTED = {
-    # converted, but their thresholds ("the 50 % point", "at least 90 %") still need
-    # the marker <!-- exact --> in their sentences:
-    "part2/greedy_pursuit",
-    "part2/sparse_recovery",
-    "part2/dictionary_learning",
-    "part2/fista",
-    "part2/homotopy_lista",
-    "part3/mnist_sparse_classifiers",
-    "part3/superposition",
-}
+NOT_CONVERTED: set[str] = set()  # every chapter is converted
 
 _FENCE = re.compile(r"^(```+|~~~+|:::+)(.*)$")
 _MATH_BLOCK = re.compile(r"\$\$.*?\$\$|\\begin\{(\w+\*?)\}.*?\\end\{\1\}", re.S)
