@@ -14,10 +14,10 @@ signal's relative duality gap :math:`\operatorname{gap}(h)/(\tfrac12\|x\|^2)` at
 optimality residual :math:`\|D^\top r\|_\infty \le` ``tol``
 :math:`\cdot\|D^\top x\|_\infty`).
 
-* :func:`coordinate_descent` minimises over one coefficient at a time, the method of
+* :func:`sparsecoding.coordinate_descent` minimises over one coefficient at a time, the method of
   glmnet and of scikit-learn's ``Lasso`` (Friedman, Hastie, Höfling and Tibshirani,
   2007; Friedman, Hastie and Tibshirani, 2010).
-* :func:`admm` splits :math:`h = z` and alternates a ridge solve, a soft thresholding
+* :func:`sparsecoding.admm` splits :math:`h = z` and alternates a ridge solve, a soft thresholding
   and a dual update (Boyd, Parikh, Chu, Peleato and Eckstein, 2011).
 
 Both are batched: every step acts on all signals at once. The chapter *Coordinate
@@ -402,7 +402,7 @@ def admm(D, X, lam, *, rho=None, max_iter=1000, tol=1e-6, init=None,
         Largest number of iterations.
     tol : float
         Stop when every signal's relative duality gap at :math:`z` is at most ``tol``
-        (as :func:`coordinate_descent`).
+        (as :func:`sparsecoding.coordinate_descent`).
     init : array, optional
         Starting codes :math:`z_0` (warm start), shaped like the result; zero by
         default. The scaled dual starts at
