@@ -150,6 +150,28 @@ def join_step(c, a, level, blocked, just_dropped, gbuf):
 
 
 @_jit
+def support_sums(b, c, h, idx, k):
+    """``b.h``, ``c.h`` and ``|h|_1`` over the active atoms ``idx[:k]``."""
+    bh = 0.0
+    ch = 0.0
+    l1 = 0.0
+    for m in range(k):
+        j = idx[m]
+        bh += b[j] * h[j]
+        ch += c[j] * h[j]
+        l1 += abs(h[j])
+    return bh, ch, l1
+
+
+@_jit
+def objective_at(b, c, h, idx, k, lam, half_xx):
+    r"""The lasso objective of ``h`` from the Gram quantities:
+    :math:`\tfrac12(\|x\|^2 - b^\top h - c^\top h) + \lambda\|h\|_1`."""
+    bh, ch, l1 = support_sums(b, c, h, idx, k)
+    return 0.5 * max(2.0 * half_xx - bh - ch, 0.0) + lam * l1
+
+
+@_jit
 def gap_and_kkt(b, c, h, idx, k, lam, half_xx):
     r"""Primal objective, relative duality gap and relative KKT violation of ``h``.
 
@@ -160,14 +182,7 @@ def gap_and_kkt(b, c, h, idx, k, lam, half_xx):
     :mod:`sparsecoding.duality`. O(n_atoms) work.
     """
     p = b.shape[0]
-    bh = 0.0
-    ch = 0.0
-    l1 = 0.0
-    for m in range(k):
-        j = idx[m]
-        bh += b[j] * h[j]
-        ch += c[j] * h[j]
-        l1 += abs(h[j])
+    bh, ch, l1 = support_sums(b, c, h, idx, k)
     xx = 2.0 * half_xx
     rr = max(xx - bh - ch, 0.0)
     xr = xx - bh
@@ -384,15 +399,7 @@ def walk(G, b, lam, max_steps, half_xx, h, c, a, d, rhs, w, idx, sgn, blocked, g
                     c[j] -= gamma * a[j]
             level -= gamma
         steps += 1
-        bh = 0.0
-        ch = 0.0
-        l1 = 0.0
-        for m in range(k):
-            jj = idx[m]
-            bh += b[jj] * h[jj]
-            ch += c[jj] * h[jj]
-            l1 += abs(h[jj])
-        obj[steps] = 0.5 * max(2.0 * half_xx - bh - ch, 0.0) + lam * l1
+        obj[steps] = objective_at(b, c, h, idx, k, lam, half_xx)
         if steps < n_rec:
             rec_lam[steps] = level
             for j in range(p):
@@ -469,15 +476,7 @@ def walk(G, b, lam, max_steps, half_xx, h, c, a, d, rhs, w, idx, sgn, blocked, g
             if steps < n_rec:
                 for j in range(p):
                     rec_h[steps, j] = h[j]
-            bh = 0.0
-            ch = 0.0
-            l1 = 0.0
-            for m in range(k):
-                jj = idx[m]
-                bh += b[jj] * h[jj]
-                ch += c[jj] * h[jj]
-                l1 += abs(h[jj])
-            obj[steps] = 0.5 * max(2.0 * half_xx - bh - ch, 0.0) + lam * l1
+            obj[steps] = objective_at(b, c, h, idx, k, lam, half_xx)
     return steps, status, lam_max, k
 
 
