@@ -400,6 +400,9 @@ def test_chapter_header_buttons(visit):
     source = CHAPTER.replace(".html", ".ipynb")
     page = visit.page
     visit.open(CHAPTER)
+    # let the theme's scripts (Bootstrap's dropdowns) finish setting up before clicking:
+    # on a loaded machine a click right after "load" can reach a half-made dropdown
+    page.wait_for_load_state("networkidle")
 
     launch = page.locator(".dropdown-launch-buttons")
     expect(launch).to_have_count(1)
