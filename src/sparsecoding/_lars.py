@@ -9,8 +9,8 @@ the dictionary itself:
   :math:`c \leftarrow c - \gamma\, G_{:,A} d`, one product with the active columns of
   :math:`G` per step;
 * the direction :math:`d = (G_{AA})^{-1} s` comes from a Cholesky factor of
-  :math:`G_{AA}` that grows by one row when an atom joins (a triangular solve) and is
-  rebuilt when one leaves;
+  :math:`G_{AA}` that grows by one row when an atom joins (a triangular solve) and
+  loses one when an atom leaves (Givens rotations, ``chol_delete``);
 * blocks of signals are shared among the cores in Python threads (see ``_threads``).
 
 Events at a breakpoint
@@ -95,11 +95,37 @@ def chol_solve(Lc, k, rhs, out):
         for q in range(m):
             s -= Lc[m, q] * out[q]
         out[m] = s / Lc[m, m]
-    for m in range(k - 1, -1, -1):
-        s = out[m]
-        for q in range(m + 1, k):
-            s -= Lc[q, m] * out[q]
-        out[m] = s / Lc[m, m]
+    for m in range(k - 1, -1, -1):  # by rows of Lc (contiguous): out[q] -= Lc[m, q] out[m]
+        out[m] /= Lc[m, m]
+        om = out[m]
+        for q in range(m):
+            out[q] -= Lc[m, q] * om
+
+
+@_jit
+def chol_delete(Lc, k, m):
+    """Remove row and column ``m`` from the ``k x k`` Cholesky factor ``Lc`` in place.
+
+    The rows below ``m`` move up by one, which leaves one entry above the diagonal in
+    each; Givens rotations of neighbouring columns remove them (``O((k - m)^2)``
+    operations, against ``O(k^3)`` for a new factorisation).
+    """
+    for i in range(m, k - 1):
+        for q in range(i + 2):
+            Lc[i, q] = Lc[i + 1, q]
+    for j in range(m, k - 1):
+        x = Lc[j, j]
+        y = Lc[j, j + 1]
+        rho = np.sqrt(x * x + y * y)
+        cs = x / rho
+        sn = y / rho
+        Lc[j, j] = rho
+        Lc[j, j + 1] = 0.0
+        for i in range(j + 1, k - 1):
+            u = Lc[i, j]
+            v = Lc[i, j + 1]
+            Lc[i, j] = cs * u + sn * v
+            Lc[i, j + 1] = cs * v - sn * u
 
 
 @_jit
@@ -437,9 +463,10 @@ def walk(G, b, lam, max_steps, half_xx, h, c, a, d, rhs, w, idx, sgn, blocked, g
                 sgn[0] = 1.0 if c[jn] > 0 else -1.0
                 blocked[jn] = np.inf
                 k = 1
-            for m in range(k):  # rebuild the factor
-                if not chol_append(G, idx, m, idx[m], Lc, w):
+                if not chol_append(G, idx, 0, jn, Lc, w):
                     return steps, DEGENERATE, lam_max, k
+            else:
+                chol_delete(Lc, k + 1, m_drop)
         else:
             if k >= kcap or not chol_append(G, idx, k, j_add, Lc, w):
                 return steps, DEGENERATE, lam_max, k
