@@ -5,7 +5,8 @@ the mathematical convention x ≈ D h: signals ``X`` are ``(n_signals, n_feature
 dictionary ``D`` is ``(n_features, n_atoms)`` with one atom per column, codes ``H`` are
 ``(n_signals, n_atoms)``, so that ``X ≈ H @ D.T``.
 
-The lasso solvers (``ista``, ``fista``, ``continuation_ista``, ``homotopy``), the
+The lasso front door ``lasso`` (it picks the solver, :mod:`sparsecoding.auto`), the
+lasso solvers (``ista``, ``fista``, ``continuation_ista``, ``homotopy``), the
 greedy solvers (``matching_pursuit``, ``omp``, ``iht``, ``cosamp``,
 ``subspace_pursuit``), the proximal operators and ``learn_dictionary`` are available at the top level; the other modules (``codes``, ``bases``, ``data``, ``gabor``,
 ``nn``, ...) are imported by name. Importing the package does not import torch; the
@@ -24,6 +25,7 @@ from .dictionary import learn_dictionary, normalize_columns
 from .duality import duality_gap, gap_safe_screen, kkt_violation
 from .greedy import cosamp, iht, matching_pursuit, omp, subspace_pursuit
 from .homotopy import homotopy
+from .auto import lasso
 from .splitting import admm, coordinate_descent
 from .solvers import (
     SolverResult,
@@ -53,6 +55,7 @@ __all__ = [
     "iht",
     "ista",
     "kkt_violation",
+    "lasso",
     "lambda_max",
     "lasso_path",
     "learn_dictionary",

@@ -580,8 +580,9 @@ def needs_residual(D):
     return bool(top > 0 and norms.min() < 1e-3 * top)
 
 
-def homotopy_batch(D, X, lam, max_steps):
-    """Run the walk for every row of ``X`` (float64 arrays).
+def homotopy_batch(D, X, lam, max_steps, G=None):
+    """Run the walk for every row of ``X`` (float64 arrays); ``G`` is ``D.T @ D`` when
+    the caller has it.
 
     Returns ``H, steps, status, lam_max, rel_gap, kkt, objective`` (the relative
     duality gap and KKT violation of each row, see ``gap_and_kkt``), where ``objective[s]``
@@ -606,7 +607,7 @@ def homotopy_batch(D, X, lam, max_steps):
     lam_max = np.zeros(n)
     rel_gap = np.zeros(n)
     kkt = np.zeros(n)
-    G = gram(D)
+    G = gram(D) if G is None else np.ascontiguousarray(G, dtype=np.float64)
     resid = needs_residual(D)
     n_workers = workers() if HAVE_NUMBA else 1
     n_blocks = max(1, min(4 * n_workers, n // 64)) if n_workers > 1 else 1

@@ -120,7 +120,7 @@ def _certified(rel_gap, kkt, lam, tol):
     return kkt <= tol if lam == 0.0 else rel_gap <= tol
 
 
-def homotopy(D, X, lam, *, max_steps=None, tol=1e-10):
+def homotopy(D, X, lam, *, max_steps=None, tol=1e-10, gram=None):
     r"""The exact lasso solution by the homotopy (LARS-lasso) path.
 
     Solves, for every row :math:`x` of ``X``,
@@ -152,6 +152,9 @@ def homotopy(D, X, lam, *, max_steps=None, tol=1e-10):
         :math:`\|D^\top x\|_\infty`); the same rule as every lasso solver of the
         package (:mod:`sparsecoding.duality`). The walk is exact up to rounding, so
         the default is small.
+    gram : ``(n_atoms, n_atoms)`` array, optional
+        :math:`D^\top D`, when the caller has it (computed here otherwise; the walk
+        works on it).
 
     Returns
     -------
@@ -178,8 +181,13 @@ def homotopy(D, X, lam, *, max_steps=None, tol=1e-10):
     D, X2, squeeze, lam, max_steps, tol, limited = _check_inputs(D, X, lam, max_steps,
                                                                  tol)
     Dn, Xn = _to_numpy64(D), _to_numpy64(X2)
+    if gram is not None:
+        gram = _to_numpy64(gram)
+        if gram.shape != (Dn.shape[1], Dn.shape[1]):
+            raise ValueError(f"gram must be D.T @ D, of shape {(Dn.shape[1],) * 2}, "
+                             f"got {gram.shape}")
     H, steps, status, lam_max, rel_gap, kkt, objective = homotopy_batch(
-        Dn, Xn, lam, max_steps)
+        Dn, Xn, lam, max_steps, gram)
     solved = (status == DONE) & _certified(rel_gap, kkt, lam, tol)
     rest = ~solved
     if limited:
