@@ -15,6 +15,8 @@ Usage::
     python benchmarks/run.py            # the full measurement (several minutes)
     python benchmarks/run.py --quick    # a smoke run of about a minute
     python benchmarks/run.py --device cuda --n-signals 1000000   # sparsecoding on a GPU
+    python benchmarks/run.py --grid     # front door, SPAMS, scikit-learn on seven regimes
+    python benchmarks/run.py --dictionary-vs-spams   # learn_dictionary against trainDL
 
 Results go to benchmarks/results/latest.json and latest.png (see README.md).
 """
@@ -37,6 +39,18 @@ def parse_args(argv=None):
     p.add_argument("--no-dictionary", action="store_true",
                    help="skip the dictionary-learning comparison")
     p.add_argument("--out", default=None, help="JSON path (default results/latest.json)")
+    p.add_argument("--grid", action="store_true",
+                   help="only the grid of regimes (benchmarks/grid.py): the front door "
+                        "sparsecoding.lasso, SPAMS and scikit-learn side by side "
+                        "(results/grid.json)")
+    p.add_argument("--grid-methods", choices=("front", "all"), default="front",
+                   help="with --grid: 'all' adds every lasso method of the package "
+                        "(the measurement behind the front door's rule)")
+    p.add_argument("--dictionary-vs-spams", action="store_true",
+                   help="only dictionary learning against SPAMS trainDL on natural-image "
+                        "patches, both initialisations (results/dictionary_spams.json)")
+    p.add_argument("--scale", choices=("small", "full"), default="small",
+                   help="problem sizes of --grid and --dictionary-vs-spams")
     return p.parse_args(argv)
 
 
@@ -458,7 +472,38 @@ def dictionary_learning(quick, log):
 # ------------------------------------------------------------------------- main
 
 
+def main_grid():
+    sys.path.insert(0, str(HERE))
+    import grid
+
+    result = grid.run_grid(ARGS.grid_methods, ARGS.scale, ARGS.threads,
+                           rounds=3 if ARGS.quick else (ARGS.repeats or 5),
+                           only=["benchmark"] if ARGS.quick else None)
+    result["machine"] = machine_info()
+    out = Path(ARGS.out) if ARGS.out else HERE / "results" / (
+        "grid.json" if ARGS.grid_methods == "front" else "grid_all.json")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=1, default=float))
+    print(f"wrote {out}")
+
+
+def main_dictionary_spams():
+    sys.path.insert(0, str(HERE))
+    import dictionary_spams
+
+    result = dictionary_spams.run(ARGS.scale, ARGS.threads, quick=ARGS.quick)
+    result["machine"] = machine_info()
+    out = Path(ARGS.out) if ARGS.out else HERE / "results" / "dictionary_spams.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=1, default=float))
+    print(f"wrote {out}")
+
+
 def main():
+    if ARGS.grid:
+        return main_grid()
+    if ARGS.dictionary_vs_spams:
+        return main_dictionary_spams()
     quick = ARGS.quick
     n_signals = ARGS.n_signals or (300 if quick else 10000)
     repeats = ARGS.repeats or (1 if quick else 5)
