@@ -15,7 +15,7 @@ import pytest
 numpydoc_validate = pytest.importorskip("numpydoc.validate")
 
 MODULES = ["solvers", "constrained", "imaging", "prox", "dictionary", "codes",
-           "subgradient"]
+           "subgradient", "auto"]
 IGNORED = {"PR07", "PR01", "RT01", "RT03", "SA01", "EX01", "ES01"}
 
 

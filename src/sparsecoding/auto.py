@@ -12,9 +12,7 @@ the problem by rules measured on a grid of regimes (``benchmarks/grid.py``, the 
 *Benchmarks* of the appendix). :func:`choose_method` returns the choice and its reason
 without solving.
 
-The rule, and the measurement behind it
----------------------------------------
-Every method of the package was timed to a relative objective error of
+**The rule, and the measurement behind it.** Every method of the package was timed to a relative objective error of
 :math:`10^{-6}` on seven regimes (benchmark-like 64×256 with 5-sparse signals and
 :math:`\lambda = 0.03`; a large dictionary 256×1024, 20-sparse; coherent, smooth atoms
 64×512; an under-complete 256×64; a small :math:`\lambda = 0.002` with supports of
@@ -49,7 +47,7 @@ import numpy as np
 from .homotopy import homotopy
 from .solvers import fista
 
-__all__ = ["lasso", "choose_method", "METHODS"]
+__all__ = ["lasso", "choose_method"]
 
 # The Gram matrix of the last dictionary (a copy of it, and D^T D): calls that code
 # signals a few at a time with the same dictionary compute it once. One entry, replaced
@@ -77,9 +75,10 @@ def _cached_gram(D):
     entry = _GRAM
     if entry is not None and entry[0].shape == Dn.shape and np.array_equal(entry[0], Dn):
         return entry[1]
-    from ._lars import gram
+    from ._threads import kernels_own_the_cores
 
-    G = gram(np.ascontiguousarray(Dn))
+    with kernels_own_the_cores():  # BLAS on one thread: no spinning threads left behind
+        G = Dn.T @ Dn  # measured 10 to 25 times faster than the compiled loops at 256x1024
     _GRAM = (Dn.copy(), G)
     return G
 
