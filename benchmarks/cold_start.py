@@ -41,7 +41,7 @@ print(json.dumps({{"import_sparsecoding": t1 - t0, "import_numba": t3 - t2,
 """
 
 
-def run(repeats=5, threads=2):
+def run(repeats=3, threads=2):
     env = dict(os.environ)
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
                 "NUMBA_NUM_THREADS"):

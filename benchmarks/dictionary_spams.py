@@ -48,7 +48,9 @@ def score(D, X, lam=LAM):
     return (0.5 * float(np.sum(R * R)) + lam * float(np.sum(np.abs(H)))) / len(X)
 
 
-def run(scale="small", threads=2, quick=False, log=print):
+def run(scale="small", threads=2, quick=False, log=print, sizes=None, partial=None):
+    """Measure; ``sizes`` picks patch sizes among ``SETTINGS``; after each run the
+    results so far go to ``partial(dict)`` when given."""
     import sparsecoding as sc
 
     out = {"lam": LAM, "batch_size": BATCH, "scale": scale, "threads": threads,
@@ -59,11 +61,17 @@ def run(scale="small", threads=2, quick=False, log=print):
         import spams
     except ImportError:  # pragma: no cover
         spams = None
-    for size, n_atoms, counts in SETTINGS[:1] if quick else SETTINGS:
+    settings = SETTINGS[:1] if quick else SETTINGS
+    if sizes:
+        settings = [s for s in settings if s[0] in sizes]
+    for size, n_atoms, counts in settings:
         n = 2000 if quick else (counts[0] if scale == "small" else counts[1])
         X = patches(size, n)
         n_batches = -(-n // BATCH)
         runs = []
+        current = {"patch_size": size, "n_atoms": n_atoms, "n_patches": n, "runs": runs,
+                   "time_to_spams_objective": []}
+        out["settings"].append(current)
         epochs_ours = (1,) if quick else (1, 2, 4)
         fractions = (0.5, 1) if quick else (0.25, 0.5, 1, 2, 4)
         # interleave: SPAMS and ours alternate, so that load changes hit both
@@ -93,17 +101,24 @@ def run(scale="small", threads=2, quick=False, log=print):
             runs.append(row)
             log(f"  {size}x{size}, {n_atoms} atoms: {row['learner']} {amount} epoch(s): "
                 f"{t:.2f} s, objective {row['objective']:.4f}")
-        summary = []
-        for target_row in (r for r in runs if r["learner"] == "SPAMS trainDL"):
-            target = target_row["objective"]
-            entry = {"target": target, "spams_time": target_row["time"],
-                     "spams_epochs": target_row["epochs"]}
-            for kind in ("random", "data"):
-                ok = [r for r in runs if r["learner"] == f"learn_dictionary init={kind}"
-                      and r["objective"] <= target]
-                entry[f"time_init_{kind}"] = min((r["time"] for r in ok), default=None)
-            summary.append(entry)
-        out["settings"].append({"patch_size": size, "n_atoms": n_atoms, "n_patches": n,
-                                "runs": runs, "time_to_spams_objective": summary})
+            current["time_to_spams_objective"] = _summary(runs)
+            if partial is not None:
+                out["load_average_end"] = list(os.getloadavg())
+                partial(out)
     out["load_average_end"] = list(os.getloadavg())
     return out
+
+
+def _summary(runs):
+    """For each objective SPAMS reached, the time each learner needed to reach it."""
+    summary = []
+    for target_row in (r for r in runs if r["learner"] == "SPAMS trainDL"):
+        target = target_row["objective"]
+        entry = {"target": target, "spams_time": target_row["time"],
+                 "spams_epochs": target_row["epochs"]}
+        for kind in ("random", "data"):
+            ok = [r for r in runs if r["learner"] == f"learn_dictionary init={kind}"
+                  and r["objective"] <= target]
+            entry[f"time_init_{kind}"] = min((r["time"] for r in ok), default=None)
+        summary.append(entry)
+    return summary

@@ -63,11 +63,13 @@ REGIMES = (
 )
 
 
-def make_regime(spec, scale="small", seed=0):
+def make_regime(spec, scale="small", seed=0, max_signals=None):
     """``(D, X, lam, info)`` for one regime (``lam`` relative to lam_max when the
     signals are dense Gaussian)."""
     name, f, p, k, lam, counts, dictionary, signals = spec
     n = counts[0] if scale == "small" else counts[1]
+    if max_signals:
+        n = min(n, max_signals)
     rng = np.random.default_rng(seed)
     D = rng.standard_normal((f, p))
     if dictionary == "smooth":  # moving averages of white noise: neighbours in a signal
@@ -175,11 +177,11 @@ def _dense(H):
 # --------------------------------------------------------------------------- timing
 
 
-def measure_regime(spec, scale, which, threads, rounds, budget, log):
+def measure_regime(spec, scale, which, threads, rounds, budget, log, max_signals=None):
     import sparsecoding as sc
     from sklearn.decomposition import sparse_encode
 
-    D, X, lam, info = make_regime(spec, scale)
+    D, X, lam, info = make_regime(spec, scale, max_signals=max_signals)
     F_h = objective(D, X, sc.homotopy(D, X, lam, tol=1e-12).codes, lam)
     F_l = objective(D, X, sparse_encode(X, D.T, algorithm="lasso_lars", alpha=lam), lam)
     F_star = min(F_h, F_l)
@@ -246,7 +248,9 @@ def measure_regime(spec, scale, which, threads, rounds, budget, log):
 
 
 def run_grid(which="front", scale="small", threads=2, rounds=5, budget=20.0,
-             only=None, log=print):
+             only=None, log=print, max_signals=None, partial=None):
+    """Measure the regimes; after each one, the results so far go to ``partial(dict)``
+    when given (a long run that is stopped keeps what it measured)."""
     import sparsecoding as sc
 
     warnings.filterwarnings("ignore", message=".*did not converge.*")
@@ -259,16 +263,24 @@ def run_grid(which="front", scale="small", threads=2, rounds=5, budget=20.0,
     load_start = os.getloadavg()
     wall = time.perf_counter()
     out = []
+
+    def result():
+        return {"target": TARGET, "methods": which, "scale": scale, "threads": threads,
+                "rounds": rounds, "max_signals": max_signals,
+                "load_average_start": list(load_start),
+                "load_average_end": list(os.getloadavg()),
+                "wall_seconds": time.perf_counter() - wall,
+                "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "regimes": out}
+
     for spec in REGIMES:
         if only and not any(o in spec[0] for o in only):
             continue
         log(f"regime {spec[0]}")
-        out.append(measure_regime(spec, scale, which, threads, rounds, budget, log))
-    return {"target": TARGET, "methods": which, "scale": scale, "threads": threads,
-            "rounds": rounds, "load_average_start": list(load_start),
-            "load_average_end": list(os.getloadavg()),
-            "wall_seconds": time.perf_counter() - wall,
-            "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "regimes": out}
+        out.append(measure_regime(spec, scale, which, threads, rounds, budget, log,
+                                  max_signals))
+        if partial is not None:
+            partial(result())
+    return result()
 
 
 def main(argv=None):
@@ -280,6 +292,8 @@ def main(argv=None):
     p.add_argument("--budget", type=float, default=20.0,
                    help="seconds per method and regime before it stops being repeated")
     p.add_argument("--only", nargs="*", help="regimes whose name contains one of these")
+    p.add_argument("--max-signals", type=int, default=None,
+                   help="at most this many signals per regime")
     p.add_argument("--out", default=None)
     args = p.parse_args(argv)
     src = HERE.parent / "src"
@@ -287,12 +301,15 @@ def main(argv=None):
         sys.path.insert(0, str(src))
     import json
 
-    result = run_grid(args.methods, args.scale, args.threads, args.rounds, args.budget,
-                      args.only)
     out = Path(args.out) if args.out else HERE / "results" / (
         "grid.json" if args.methods == "front" else "grid_all.json")
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=1, default=float))
+
+    def save(result):
+        out.write_text(json.dumps(result, indent=1, default=float))
+
+    save(run_grid(args.methods, args.scale, args.threads, args.rounds, args.budget,
+                  args.only, max_signals=args.max_signals, partial=save))
     print(f"wrote {out}")
 
 

@@ -49,6 +49,8 @@ def parse_args(argv=None):
     p.add_argument("--dictionary-vs-spams", action="store_true",
                    help="only dictionary learning against SPAMS trainDL on natural-image "
                         "patches, both initialisations (results/dictionary_spams.json)")
+    p.add_argument("--patch-sizes", type=int, nargs="*", default=None,
+                   help="with --dictionary-vs-spams: patch sizes to run (8, 16)")
     p.add_argument("--scale", choices=("small", "full"), default="small",
                    help="problem sizes of --grid and --dictionary-vs-spams")
     return p.parse_args(argv)
@@ -476,14 +478,18 @@ def main_grid():
     sys.path.insert(0, str(HERE))
     import grid
 
-    result = grid.run_grid(ARGS.grid_methods, ARGS.scale, ARGS.threads,
-                           rounds=3 if ARGS.quick else (ARGS.repeats or 5),
-                           only=["benchmark"] if ARGS.quick else None)
-    result["machine"] = machine_info()
     out = Path(ARGS.out) if ARGS.out else HERE / "results" / (
         "grid.json" if ARGS.grid_methods == "front" else "grid_all.json")
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=1, default=float))
+    info = machine_info()
+
+    def save(result):
+        result["machine"] = info
+        out.write_text(json.dumps(result, indent=1, default=float))
+
+    save(grid.run_grid(ARGS.grid_methods, ARGS.scale, ARGS.threads,
+                       rounds=3 if ARGS.quick else (ARGS.repeats or 5),
+                       only=["benchmark"] if ARGS.quick else None, partial=save))
     print(f"wrote {out}")
 
 
@@ -491,11 +497,16 @@ def main_dictionary_spams():
     sys.path.insert(0, str(HERE))
     import dictionary_spams
 
-    result = dictionary_spams.run(ARGS.scale, ARGS.threads, quick=ARGS.quick)
-    result["machine"] = machine_info()
     out = Path(ARGS.out) if ARGS.out else HERE / "results" / "dictionary_spams.json"
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=1, default=float))
+    info = machine_info()
+
+    def save(result):
+        result["machine"] = info
+        out.write_text(json.dumps(result, indent=1, default=float))
+
+    save(dictionary_spams.run(ARGS.scale, ARGS.threads, quick=ARGS.quick,
+                              sizes=ARGS.patch_sizes, partial=save))
     print(f"wrote {out}")
 
 
