@@ -48,12 +48,14 @@ def score(D, X, lam=LAM):
     return (0.5 * float(np.sum(R * R)) + lam * float(np.sum(np.abs(H)))) / len(X)
 
 
-def run(scale="small", threads=2, quick=False, log=print, sizes=None, partial=None):
+def run(scale="small", threads=2, quick=False, log=print, sizes=None, partial=None,
+        short=False):
     """Measure; ``sizes`` picks patch sizes among ``SETTINGS``; after each run the
     results so far go to ``partial(dict)`` when given."""
     import sparsecoding as sc
 
     out = {"lam": LAM, "batch_size": BATCH, "scale": scale, "threads": threads,
+           "short": short,
            "load_average_start": list(os.getloadavg()), "settings": []}
     sc.learn_dictionary(np.random.default_rng(0).standard_normal((300, 64)), 16, LAM,
                         epochs=1, progress=False)  # load the compiled kernels
@@ -72,8 +74,8 @@ def run(scale="small", threads=2, quick=False, log=print, sizes=None, partial=No
         current = {"patch_size": size, "n_atoms": n_atoms, "n_patches": n, "runs": runs,
                    "time_to_spams_objective": []}
         out["settings"].append(current)
-        epochs_ours = (1,) if quick else (1, 2, 4)
-        fractions = (0.5, 1) if quick else (0.25, 0.5, 1, 2, 4)
+        epochs_ours = (1,) if quick else (1, 2) if short else (1, 2, 4)
+        fractions = (0.5, 1) if quick else (0.5, 1, 2) if short else (0.25, 0.5, 1, 2, 4)
         # interleave: SPAMS and ours alternate, so that load changes hit both
         jobs = [("spams", f) for f in fractions]
         for e in epochs_ours:

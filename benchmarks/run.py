@@ -51,6 +51,9 @@ def parse_args(argv=None):
                         "patches, both initialisations (results/dictionary_spams.json)")
     p.add_argument("--patch-sizes", type=int, nargs="*", default=None,
                    help="with --dictionary-vs-spams: patch sizes to run (8, 16)")
+    p.add_argument("--short", action="store_true",
+                   help="with --dictionary-vs-spams: fewer epochs (1/2 to 2 for SPAMS, "
+                        "1 and 2 for ours)")
     p.add_argument("--scale", choices=("small", "full"), default="small",
                    help="problem sizes of --grid and --dictionary-vs-spams")
     return p.parse_args(argv)
@@ -506,7 +509,8 @@ def main_dictionary_spams():
         out.write_text(json.dumps(result, indent=1, default=float))
 
     save(dictionary_spams.run(ARGS.scale, ARGS.threads, quick=ARGS.quick,
-                              sizes=ARGS.patch_sizes, partial=save))
+                              sizes=ARGS.patch_sizes, partial=save,
+                              short=ARGS.short))
     print(f"wrote {out}")
 
 

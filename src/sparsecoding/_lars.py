@@ -609,7 +609,9 @@ def homotopy_batch(D, X, lam, max_steps, G=None):
     kkt = np.zeros(n)
     G = gram(D) if G is None else np.ascontiguousarray(G, dtype=np.float64)
     resid = needs_residual(D)
-    n_workers = workers() if HAVE_NUMBA else 1
+    # asking BLAS for its thread count costs about a millisecond (threadpoolctl scans the
+    # loaded libraries): only when there are blocks to share
+    n_workers = workers() if HAVE_NUMBA and n >= 128 else 1
     n_blocks = max(1, min(4 * n_workers, n // 64)) if n_workers > 1 else 1
     bounds = np.linspace(0, n, n_blocks + 1).astype(np.int64)
     sums = np.zeros((n_blocks, max_steps + 2))
