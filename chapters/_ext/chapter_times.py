@@ -9,9 +9,9 @@ chapter says is what was measured:
   for a text with mathematics; your own pace will differ, the count will not;
 - **running**: the CPU time (user and system, the kernel and its child processes) that
   the chapter takes when it is executed from top to bottom in a fresh kernel at the
-  small scale with one thread, from the kernel's start to its last cell. CPU time, unlike
-  wall-clock time, hardly depends on what else the machine is doing; on an idle core the
-  wall-clock time is about the same. The file records the machine, the date and the
+  small scale with one thread, from the kernel's start to its last cell. CPU time depends much
+  less than wall-clock time on what else the machine is doing; on an idle core the two
+  are about the same. The file records the machine, the date and the
   load average next to each measurement.
 
 Command line (from the repository root)::
