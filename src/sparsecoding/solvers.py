@@ -275,6 +275,51 @@ def ridge(D, X, lam):
 _CHECK_EVERY = 10
 
 
+def _momentum(t, keep):
+    r"""FISTA's momentum :cite:p:`beck2009fista`: the coefficient :math:`\beta` of this
+    iteration and the next :math:`t`,
+
+    .. math::
+
+        t^+ = \tfrac12\left(1 + \sqrt{1 + 4t^2}\right), \qquad
+        \beta = \frac{t - 1}{t^+},
+
+    and where ``keep`` is 0 instead of 1 (an adaptive restart) :math:`\beta = 0` and
+    :math:`t^+ = 1`. Elementwise, one formula for floats, arrays of any kind and the
+    compiled passes of :mod:`sparsecoding._fused`, which compile this function."""
+    t_new = (1 + (1 + 4 * t * t) ** 0.5) / 2
+    return keep * ((t - 1) / t_new), keep * t_new + (1 - keep)
+
+
+class _Momentum:
+    """FISTA's momentum for the engine, with an optional adaptive restart per row
+    :cite:p:`odonoghue2015restart`: ``"function"``, where the objective went up;
+    ``"gradient"``, where the momentum points uphill, :math:`(y - h^+)\cdot(h^+ - h) > 0`.
+    ``t`` is a float without restart, else float64 per row."""
+
+    def __init__(self, xp, restart, n_rows, device):
+        self.xp, self.restart = xp, restart
+        self.t = 1.0
+        if restart is not None:
+            self.t = xp.ones((n_rows,), dtype=xp.float64, device=device)
+
+    def advance(self, keep=1.0):
+        """This iteration's :math:`\beta` (a float, or per row); :math:`t` moves on."""
+        beta, self.t = _momentum(self.t, keep)
+        return beta
+
+    def coefficients(self, Hn, H, Y, F_new, F):
+        """:meth:`advance`, restarted per row as ``restart`` says."""
+        xp = self.xp
+        if self.restart is None:
+            return self.advance()
+        if self.restart == "function":
+            uphill = F_new > F
+        else:
+            uphill = xp.sum((Y - Hn) * (Hn - H), axis=1) > 0
+        return self.advance(xp.astype(~uphill, xp.float64))
+
+
 class _Composite:
     r"""One chunk of a composite problem :math:`\min_h f(h) + g(h)`, row by row.
 
@@ -300,18 +345,28 @@ class _Composite:
     def lam_at(self, k):
         return 0.0
 
-    def step(self, H, A, Y, AY, L, thr, want_dot):
-        """The proximal-gradient step from ``Y``: new codes, their image, objective per
-        row and, if ``want_dot``, :math:`(y - h^+)\\cdot(h^+ - h)` per row."""
-        xp = self.xp
+    def prox_step(self, Y, AY, L, thr):
+        """The proximal-gradient step from ``Y``: new codes, their image and the
+        objective per row."""
         Hn = self.prox(Y - self.grad(AY, Y) / L, thr)
         An = self.image(Hn)
-        F = self.smooth(Hn, An) + self.penalty(Hn)
-        dot = xp.sum((Y - Hn) * (Hn - H), axis=1) if want_dot else None
-        return Hn, An, F, dot
+        return Hn, An, self.smooth(Hn, An) + self.penalty(Hn)
+
+    def next_point(self, Hn, H, An, A, Y, F_new, F, momentum):
+        """The point the next step starts from, and its image: the new codes (ISTA) or
+        FISTA's extrapolation with the coefficients of ``momentum``."""
+        if momentum is None:
+            return Hn, An
+        return self.extrapolate(Hn, H, An, A, momentum.coefficients(Hn, H, Y, F_new, F))
+
+    def step(self, H, A, Y, AY, L, thr, momentum=None, F=None):
+        """One iteration: :meth:`prox_step` then :meth:`next_point`. Returns the new
+        codes, their image, the objective per row, the next point and its image."""
+        Hn, An, F_new = self.prox_step(Y, AY, L, thr)
+        return (Hn, An, F_new) + self.next_point(Hn, H, An, A, Y, F_new, F, momentum)
 
     def extrapolate(self, Hn, H, An, A, beta):
-        b = beta if isinstance(beta, float) else beta[:, None]
+        b = beta if isinstance(beta, float) else self.xp.astype(beta, self.dtype)[:, None]
         return Hn + b * (Hn - H), An + b * (An - A)
 
 
@@ -398,13 +453,15 @@ def _free(buffers, *live):
 class _CompiledLasso(_Lasso):
     """:class:`_Lasso` on NumPy arrays with the step and the extrapolation run as the
     compiled passes of :mod:`sparsecoding._fused` (Numba): every array of the chunk's
-    size is allocated once, the elementwise operations of a step run in two passes,
-    and the image of the new codes is computed from their nonzero entries when they
-    are sparse enough (the product with the most flops then skips the zeros).
+    size is allocated once, the elementwise operations of a step, FISTA's momentum
+    included, run in two passes, and the image of the new codes is computed from their
+    nonzero entries when they are sparse enough (the product with the most flops then
+    skips the zeros). The next point is written over ``Y`` and ``AY``.
 
     With the function restart, whose decisions compare objectives that differ by
     rounding near the solution, the images are BLAS's and the objective is computed
-    by the array expressions, so that the decisions are the same as without Numba.
+    by the array expressions, so that the decisions are the same as without Numba;
+    the extrapolation follows the passes (:meth:`extrapolate`).
     """
 
     def __init__(self, xp, D, X, G, mode, lam, n_layers=0, exact_objective=False):
@@ -422,7 +479,8 @@ class _CompiledLasso(_Lasso):
         self.M_rows = np.ascontiguousarray(self.M)  # for the sparse product
         self.Bc = np.ascontiguousarray(self.B)
         self.hxx = np.asarray(self.half_xx, dtype=np.float64)
-        self.dot, self.l1, self.sm = np.empty(n), np.empty(n), np.empty(n)
+        self.l1, self.sm = np.empty(n), np.empty(n)
+        self.beta, self.no_t = np.empty(n, dtype=dt), np.empty(0)
         self.exact = exact_objective
         self.sparse_limit = -1 if exact_objective else _SPARSE_IMAGE_DENSITY * n * p
 
@@ -434,43 +492,53 @@ class _CompiledLasso(_Lasso):
             H[...] = H0
         return H
 
-    def step(self, H, A, Y, AY, L, thr, want_dot):
+    def step(self, H, A, Y, AY, L, thr, momentum=None, F=None):
+        fused = self.fused
+        kind, t = fused.NO_MOMENTUM, self.no_t
+        if momentum is not None and not self.exact:  # fused into the passes
+            if momentum.restart is None:
+                kind = fused.MOMENTUM
+                self.beta.fill(momentum.advance())
+            else:  # the gradient restart, decided row by row in prox_pass
+                kind, t = fused.GRADIENT_RESTART, momentum.t
         Hn, An = _free(self.codes, H, Y), _free(self.images, A, AY)
         grad = AY if self.gram else np.matmul(AY, self.D, out=self.V)
-        n_nonzero = self.fused.prox_pass(grad, self.Bc, self.gram, Y, H,
-                                         self.dtype.type(L), thr, Hn, self.dot,
-                                         self.l1, want_dot)
+        n_nonzero = fused.prox_pass(grad, self.Bc, self.gram, Y, H, self.dtype.type(L),
+                                    thr, Hn, self.l1, kind, t, self.beta)
         if n_nonzero <= self.sparse_limit:
-            self.fused.sparse_image(Hn, self.M_rows, An)
+            fused.sparse_image(Hn, self.M_rows, An)
         else:
             np.matmul(Hn, self.M, out=An)
         if self.exact:
             if not self.gram:
                 np.subtract(An, self.X, out=An)
-            F = _Lasso.smooth(self, Hn, An) + _Lasso.penalty(self, Hn)
-        else:
-            self.fused.smooth_pass(An, self.X, Hn, self.Bc, self.hxx, self.gram, self.sm)
-            F = self.sm + self.lam * self.l1
-        return Hn, An, F, (self.dot if want_dot else None)
+            F_new = _Lasso.smooth(self, Hn, An) + _Lasso.penalty(self, Hn)
+            return (Hn, An, F_new) + self.next_point(Hn, H, An, A, Y, F_new, F, momentum)
+        fused.smooth_pass(An, self.X, Hn, self.Bc, self.hxx, self.gram, self.sm,
+                          kind != fused.NO_MOMENTUM, A, self.beta, AY)
+        F_new = self.sm + self.lam * self.l1
+        if kind == fused.NO_MOMENTUM:
+            return Hn, An, F_new, Hn, An
+        return Hn, An, F_new, Y, AY
 
     def extrapolate(self, Hn, H, An, A, beta):
         Y, AY = _free(self.codes, Hn, H), _free(self.images, An, A)
-        if isinstance(beta, float):
-            beta = np.full(Hn.shape[0], beta, dtype=self.dtype)
-        self.fused.momentum_pass(Hn, H, An, A, beta, Y, AY)
+        self.beta[...] = beta
+        self.fused.momentum_pass(Hn, H, An, A, self.beta, Y, AY)
         return Y, AY
 
 
-def _backtrack(problem, H, A, Y, AY, L, k, want_dot, eta=2.0):
+def _backtrack(problem, Y, AY, L, k, eta=2.0):
     """Beck and Teboulle's backtracking: from ``L``, multiply by ``eta`` until the
-    quadratic model at ``Y`` bounds the smooth part at the new codes, for every row."""
+    quadratic model at ``Y`` bounds the smooth part at the new codes, for every row.
+    Returns ``L`` and :meth:`_Composite.prox_step`'s result with it."""
     xp = problem.xp
     fY, gY = problem.smooth(Y, AY), problem.grad(AY, Y)
     # the test compares values computed by different routes (rounding of the size of
     # |f| and, in the Gram form, of |x|^2 / 2): a slack of 100 roundings
     slack = 100 * xp.finfo(problem.dtype).eps * (xp.abs(fY) + problem.smooth_scale)
     while True:
-        out = problem.step(H, A, Y, AY, L, problem.lam_at(k) / L, want_dot)
+        out = problem.prox_step(Y, AY, L, problem.lam_at(k) / L)
         S = out[0] - Y
         bound = fY + xp.sum(gY * S, axis=1) + 0.5 * L * xp.sum(S * S, axis=1)
         if bool(xp.all(problem.smooth(out[0], out[1]) <= bound + slack)):
@@ -485,15 +553,17 @@ def _pgm(problem, H0, *, L, backtracking=False, momentum=False, restart=None,
          max_iter=1000, tol=None, first_check=1):
     """The proximal-gradient method on one chunk (SPORCO's ``pgm`` is a model).
 
-    Each iteration: a gradient step on the smooth part from the point ``Y`` and the
-    proximal operator (:meth:`_Composite.step`), with the step ``1/L`` (fixed, or found
-    by backtracking); the objective of the new codes; the stopping test every
-    ``problem.check_every`` iterations from ``first_check`` on (every row's
-    certificate at most ``tol``; with ``tol`` zero or None, never: ``max_iter``
-    iterations run); then the next point ``Y``:
-    the new codes (ISTA) or FISTA's extrapolation, with an adaptive restart of the
-    momentum per row (``"function"``: the objective went up; ``"gradient"``: the
-    momentum points uphill, :math:`(y - h^+)\\cdot(h^+ - h) > 0`).
+    Each iteration (:meth:`_Composite.step`): a gradient step on the smooth part from
+    the point ``Y`` and the proximal operator, with the step ``1/L`` (fixed, or found
+    by backtracking); the objective of the new codes; the next point ``Y``: the new
+    codes (ISTA) or FISTA's extrapolation (:class:`_Momentum`), with an adaptive
+    restart of the momentum per row (``"function"``: the objective went up;
+    ``"gradient"``: the momentum points uphill, :math:`(y - h^+)\cdot(h^+ - h) > 0`).
+    Then the stopping test, every ``problem.check_every`` iterations from
+    ``first_check`` on: every row's certificate at most ``tol`` (with ``tol`` zero or
+    None, never: ``max_iter`` iterations run). A problem may compute the next point in
+    the passes of the step (:class:`_CompiledLasso`): the certificate must then not
+    need the old ``Y``.
 
     Returns ``H, objective (float64, one value per iteration), n_iter, converged,
     certificate (per row, or None), L``.
@@ -503,18 +573,16 @@ def _pgm(problem, H0, *, L, backtracking=False, momentum=False, restart=None,
     A = problem.image(H)
     F = problem.smooth(H, A) + problem.penalty(H)
     history = [xp.sum(F)]
+    mom = _Momentum(xp, restart, F.shape[0], problem.device) if momentum else None
     Y, AY = H, A
-    t = 1.0
-    if momentum and restart:
-        t = xp.ones(F.shape, dtype=problem.dtype, device=problem.device)
-    want_dot = momentum and restart == "gradient"
     cert, cert_k, converged, k = None, -1, False, 0
     for k in range(1, max_iter + 1):
         if backtracking:
-            L, (Hn, An, F_new, dot) = _backtrack(problem, H, A, Y, AY, L, k, want_dot)
+            L, (Hn, An, F_new) = _backtrack(problem, Y, AY, L, k)
+            Y_next, AY_next = problem.next_point(Hn, H, An, A, Y, F_new, F, mom)
         else:
-            Hn, An, F_new, dot = problem.step(H, A, Y, AY, L, problem.lam_at(k) / L,
-                                              want_dot)
+            Hn, An, F_new, Y_next, AY_next = problem.step(
+                H, A, Y, AY, L, problem.lam_at(k) / L, mom, F)
         history.append(xp.sum(F_new))
         if tol and k >= first_check and (
                 (k - first_check) % problem.check_every == 0 or k == max_iter):
@@ -522,19 +590,7 @@ def _pgm(problem, H0, *, L, backtracking=False, momentum=False, restart=None,
             if bool(xp.all(cert <= tol)):
                 H, A, converged = Hn, An, True
                 break
-        if momentum and restart:
-            t_new = (1 + xp.sqrt(1 + 4 * t * t)) / 2
-            bad = F_new > F if restart == "function" else dot > 0
-            beta = xp.where(bad, 0 * t, (t - 1) / t_new)
-            t = xp.where(bad, 1 + 0 * t, t_new)
-        elif momentum:
-            t_new = (1 + (1 + 4 * t * t) ** 0.5) / 2
-            beta, t = (t - 1) / t_new, t_new
-        if momentum:
-            Y, AY = problem.extrapolate(Hn, H, An, A, beta)
-        else:
-            Y, AY = Hn, An
-        H, A, F = Hn, An, F_new
+        H, A, F, Y, AY = Hn, An, F_new, Y_next, AY_next
     if tol is not None and cert_k != k:
         cert = problem.certificate(H, A, H)
         converged = bool(xp.all(cert <= tol))
