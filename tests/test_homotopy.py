@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from sklearn.linear_model import Lasso, lars_path
 
-from sparsecoding.homotopy import homotopy, homotopy_path
+from sparsecoding import homotopy, homotopy_path
 
 
 def _problem(n_features, n_atoms, n_signals=4, seed=0):
@@ -239,7 +239,7 @@ class Block:
 sys.meta_path.insert(0, Block())
 import numpy as np
 from sparsecoding import _lars
-from sparsecoding.homotopy import homotopy
+from sparsecoding import homotopy
 assert not _lars.HAVE_NUMBA
 rng = np.random.default_rng(0)
 D = rng.standard_normal((10, 15)); D /= np.linalg.norm(D, axis=0)

@@ -5,7 +5,8 @@ the mathematical convention x ≈ D h: signals ``X`` are ``(n_signals, n_feature
 dictionary ``D`` is ``(n_features, n_atoms)`` with one atom per column, codes ``H`` are
 ``(n_signals, n_atoms)``, so that ``X ≈ H @ D.T``.
 
-The lasso solvers (``ista``, ``fista``, ``continuation_ista``, ``homotopy``), the
+The lasso solvers (``ista``, ``fista``, ``continuation_ista``, ``homotopy`` and
+``homotopy_path``), the
 greedy solvers (``matching_pursuit``, ``omp``, ``iht``, ``cosamp``,
 ``subspace_pursuit``), the proximal operators and ``learn_dictionary`` are available at the top level; the other modules (``codes``, ``bases``, ``data``, ``gabor``,
 ``nn``, ...) are imported by name. Importing the package does not import torch; the
@@ -23,7 +24,7 @@ from .prox import (
 from .dictionary import learn_dictionary, normalize_columns
 from .duality import duality_gap, gap_safe_screen, kkt_violation
 from .greedy import cosamp, iht, matching_pursuit, omp, subspace_pursuit
-from .homotopy import homotopy
+from ._homotopy import HomotopyPath, HomotopyResult, homotopy, homotopy_path
 from .splitting import admm, coordinate_descent
 from .solvers import (
     SolverResult,
@@ -40,6 +41,8 @@ from .solvers import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "HomotopyPath",
+    "HomotopyResult",
     "SolverResult",
     "admm",
     "continuation_ista",
@@ -50,6 +53,7 @@ __all__ = [
     "fista",
     "hard_threshold",
     "homotopy",
+    "homotopy_path",
     "iht",
     "ista",
     "kkt_violation",

@@ -27,7 +27,7 @@ from array_api_compat import array_namespace, device as _device
 from ._arrays import is_numpy, is_torch, synchronize, to_numpy
 from ._threads import kernels_own_the_cores
 from ._validation import check_array, check_choice, check_scalar
-from .homotopy import homotopy
+from ._homotopy import homotopy
 from .solvers import fista
 
 __all__ = ["DictionaryResult", "normalize_columns", "learn_dictionary", "denoise_image"]
@@ -125,7 +125,7 @@ def learn_dictionary(X, n_atoms, lam, *, epochs=10, batch_size=256, seed=0,
     to :math:`\|d_j\|_2 \le 1`, alternating over mini-batches of signals:
 
     1. **codes** for the batch with :math:`D` fixed: the lasso, solved exactly by
-       :func:`~sparsecoding.homotopy.homotopy` (compiled, on the CPU), or by
+       :func:`~sparsecoding.homotopy` (compiled, on the CPU), or by
        :func:`~sparsecoding.fista` warm-started from the codes the same signals got in
        the previous epoch, with the Lipschitz constant :math:`\|D\|_2^2` tracked by a
        warm-started power iteration (and recomputed in full, the batch coded again,

@@ -19,7 +19,7 @@ The chapters *ISTA*, *FISTA* and *Homotopy and unrolled networks* derive them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 
@@ -94,9 +94,11 @@ class SolverResult:
         The Lipschitz constant :math:`L` the proximal-gradient solvers used (the
         last one found, with backtracking).
     extra : dict
-        Details particular to one solver (the homotopy's steps, the subgradient
-        method's best objective, dictionary learning's resampled atoms); empty for
-        the proximal-gradient solvers.
+        Details particular to one solver, by name. Solvers with a result type of
+        their own (:class:`~sparsecoding.HomotopyResult`,
+        :class:`~sparsecoding.subgradient.SubgradientResult`) give them as typed
+        attributes, and ``extra`` holds the same values by name for code written
+        before; empty for the proximal-gradient solvers.
     """
 
     codes: object
@@ -106,6 +108,11 @@ class SolverResult:
     gap: object = None
     lipschitz: float = None
     extra: dict = field(default_factory=dict, repr=False)
+
+    def __post_init__(self):
+        # the typed fields of a subclass, also by name in ``extra`` (older code)
+        for f in fields(self)[len(fields(SolverResult)):]:
+            self.extra.setdefault(f.name, getattr(self, f.name))
 
 
 def _check_lam(lam):
@@ -292,7 +299,7 @@ def _momentum(t, keep):
 
 
 class _Momentum:
-    """FISTA's momentum for the engine, with an optional adaptive restart per row
+    r"""FISTA's momentum for the engine, with an optional adaptive restart per row
     :cite:p:`odonoghue2015restart`: ``"function"``, where the objective went up;
     ``"gradient"``, where the momentum points uphill, :math:`(y - h^+)\cdot(h^+ - h) > 0`.
     ``t`` is a float without restart, else float64 per row."""
@@ -551,7 +558,7 @@ def _backtrack(problem, Y, AY, L, k, eta=2.0):
 
 def _pgm(problem, H0, *, L, backtracking=False, momentum=False, restart=None,
          max_iter=1000, tol=None, first_check=1):
-    """The proximal-gradient method on one chunk (SPORCO's ``pgm`` is a model).
+    r"""The proximal-gradient method on one chunk (SPORCO's ``pgm`` is a model).
 
     Each iteration (:meth:`_Composite.step`): a gradient step on the smooth part from
     the point ``Y`` and the proximal operator, with the step ``1/L`` (fixed, or found
@@ -667,6 +674,11 @@ def _proximal_gradient(D, X, lam, *, max_iter, tol, init, lipschitz, momentum,
     G = D.T @ D if mode == "gram" else None
     compiled = on_numpy and _USE_COMPILED and _compile.have_numba() and not backtracking
 
+    # the results go into arrays allocated once: memory beyond them is bounded by the
+    # working arrays of the chunks in flight, whatever the number of signals
+    H = xp.empty((n_signals, n_atoms), dtype=X2.dtype, device=_device(X2))
+    gap = np.empty(n_signals)
+
     def solve(start):
         stop = min(start + chunk_size, n_signals)
         Xc = X2[start:stop]
@@ -676,9 +688,12 @@ def _proximal_gradient(D, X, lam, *, max_iter, tol, init, lipschitz, momentum,
         else:
             problem = _Lasso(xp, D, Xc, G, mode, lam, n_layers)
         H0 = None if init is None else init[start:stop]
-        return _pgm(problem, H0, L=L, backtracking=backtracking, momentum=momentum,
-                    restart=restart, max_iter=max_iter, tol=tol,
-                    first_check=max(1, n_layers))
+        Hc, objective, n_iter, converged, cert, Lc = _pgm(
+            problem, H0, L=L, backtracking=backtracking, momentum=momentum,
+            restart=restart, max_iter=max_iter, tol=tol, first_check=max(1, n_layers))
+        H[start:stop] = Hc
+        gap[start:stop] = _to_numpy(cert)
+        return objective, n_iter, converged, Lc
 
     # on NumPy arrays, chunks run on all cores, each with one BLAS thread: products
     # and compiled passes of different chunks overlap (see sparsecoding._threads)
@@ -686,23 +701,24 @@ def _proximal_gradient(D, X, lam, *, max_iter, tol, init, lipschitz, momentum,
         starts = range(0, n_signals, chunk_size)
         results = (map_on_cores(solve, starts) if on_numpy
                    else [solve(start) for start in starts])
-    n_iter = max(r[2] for r in results)
-    total = np.zeros(n_iter + 1)
-    for hist in (r[1] for r in results):  # a chunk that stopped early keeps its value
-        total[: len(hist)] += hist
-        total[len(hist):] += hist[-1]
-    H = results[0][0] if len(results) == 1 else xp.concat([r[0] for r in results], axis=0)
-    if on_numpy and len(results) == 1 and compiled:
-        H = H.copy()  # a buffer of the chunk: hand out an array of its own
-    gap = np.concatenate([np.asarray(_to_numpy(r[4]), dtype=np.float64) for r in results])
     return SolverResult(
         codes=H[0] if squeeze else H,
-        objective=total,
-        n_iter=n_iter,
-        converged=all(r[3] for r in results),
+        objective=_sum_histories([r[0] for r in results]),
+        n_iter=max(r[1] for r in results),
+        converged=all(r[2] for r in results),
         gap=gap[0] if squeeze else gap,
-        lipschitz=max(r[5] for r in results),
+        lipschitz=max(r[3] for r in results),
     )
+
+
+def _sum_histories(histories):
+    """Objective histories of chunks (or signals) summed iteration by iteration, as
+    float64; one that stopped early adds its last value to the later iterations."""
+    total = np.zeros(max(len(h) for h in histories))
+    for hist in histories:
+        total[: len(hist)] += hist
+        total[len(hist):] += hist[-1]
+    return total
 
 
 def ista(D, X, lam, *, max_iter=1000, tol=1e-6, init=None, lipschitz=None,
