@@ -53,7 +53,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from array_api_compat import array_namespace, device
 
-from ._arrays import to_numpy
+from ._arrays import like, to_numpy
 from ._validation import check_dictionary_and_signals, check_scalar
 from .duality import duality_gap, kkt_violation
 from .solvers import SolverResult, _lasso_values, _sum_histories, fista
@@ -132,10 +132,6 @@ def _check_inputs(D, X, lam, max_steps, tol):
     return D, X2, squeeze, lam, max_steps, tol, limited
 
 
-def _to_numpy64(a):
-    return np.asarray(to_numpy(a), dtype=np.float64)
-
-
 def _certificates(D, X, H, lam, chunk=16_384):
     """Relative duality gap and relative KKT violation of each row, from the residuals
     (chunks of rows: bounded memory)."""
@@ -209,7 +205,7 @@ def homotopy(D, X, lam, *, max_steps=None, tol=1e-10):
     D, X2, squeeze, lam, max_steps, tol, limited = _check_inputs(D, X, lam, max_steps,
                                                                  tol)
     xp = array_namespace(X2)
-    Dn = _to_numpy64(D)
+    Dn = to_numpy(D, np.float64)
     n, (n_features, n_atoms) = X2.shape[0], D.shape
     # the results, allocated once; a block's float64 arrays are its working set
     codes = xp.empty((n, n_atoms), dtype=X2.dtype, device=device(X2))
@@ -219,10 +215,10 @@ def homotopy(D, X, lam, *, max_steps=None, tol=1e-10):
     block = max(256, _BLOCK_BYTES // (8 * (n_features + n_atoms)))
     for start in range(0, n, block):
         s = slice(start, min(start + block, n))
-        H, obj, n_fin, n_deg = _homotopy_block(Dn, _to_numpy64(X2[s]), lam, max_steps, tol,
-                                               limited, steps[s], lam_max[s], rel_gap[s],
-                                               solved[s])
-        codes[s] = xp.asarray(H, dtype=X2.dtype, device=device(X2))
+        H, obj, n_fin, n_deg = _homotopy_block(
+            Dn, to_numpy(X2[s], np.float64), lam, max_steps, tol, limited, steps[s],
+            lam_max[s], rel_gap[s], solved[s])
+        codes[s] = like(H, X2)
         histories.append(obj)
         n_fista += n_fin
         n_degenerate += n_deg
@@ -307,7 +303,7 @@ def homotopy_path(D, x, lam=0.0, *, max_steps=None, tol=1e-10):
     D, X2, squeeze, lam, max_steps, tol, _ = _check_inputs(D, x, lam, max_steps, tol)
     if not squeeze:
         raise ValueError(f"x must be one signal of shape (n_features,), got {tuple(X2.shape)}")
-    Dn, xn = _to_numpy64(D), _to_numpy64(X2)
+    Dn, xn = to_numpy(D, np.float64), to_numpy(X2, np.float64)
     lambdas, codes, rec_events, status, rel_gap, kkt = homotopy_record(
         Dn, xn[0], lam, max_steps)
     events, actives, current = [], [], []
