@@ -67,8 +67,10 @@ _BLOCK_BYTES = 32 * 2**20
 
 @dataclass
 class HomotopyResult(SolverResult):
-    """The result of :func:`homotopy`: a :class:`~sparsecoding.SolverResult` (its
-    ``n_iter`` is the largest number of steps) and what the walk adds.
+    """The result of :func:`homotopy`, with the steps of each signal's walk.
+
+    A :class:`~sparsecoding.SolverResult` (its ``n_iter`` is the largest number of
+    steps) and what the walk adds.
 
     Attributes
     ----------

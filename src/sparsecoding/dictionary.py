@@ -83,17 +83,34 @@ class DictionaryResult:
         Wall-clock seconds of the learning.
     codes : array or tensor
         ``(n_signals, n_atoms)``: the last codes of every signal (from the last epoch).
+    A, B : array or tensor
+        The accumulated statistics, with forgetting: ``A`` ``(n_atoms, n_atoms)``
+        from :math:`H^\\top H` and ``B`` ``(n_features, n_atoms)`` from
+        :math:`X^\\top H`.
+    n_resampled : int
+        Unused atoms replaced by signals.
+    n_restarts : int
+        Mini-batches coded again after the tracked Lipschitz constant proved too small.
+    device : str
+        Where the learning ran.
     extra : dict
-        ``A``, ``B`` (the accumulated statistics), ``n_resampled`` (unused atoms
-        replaced by signals), ``n_restarts`` (mini-batches coded again after the
-        tracked Lipschitz constant proved too small), ``device``.
+        The five fields above by name, for code written before.
     """
 
     D: object
     objective: np.ndarray
     time: float
     codes: object
+    A: object = field(default=None, repr=False)
+    B: object = field(default=None, repr=False)
+    n_resampled: int = 0
+    n_restarts: int = 0
+    device: str = "cpu"
     extra: dict = field(default_factory=dict, repr=False)
+
+    def __post_init__(self):
+        for name in ("A", "B", "n_resampled", "n_restarts", "device"):
+            self.extra.setdefault(name, getattr(self, name))
 
 
 def _unit_columns(D, rng):
@@ -331,8 +348,7 @@ def learn_dictionary(X, n_atoms, lam, *, epochs=10, batch_size=256, seed=0,
         D, H_all = to_numpy(D), to_numpy(H_all)
     return DictionaryResult(
         D=D, objective=np.array(objective, dtype=np.float64), time=elapsed, codes=H_all,
-        extra={"A": A, "B": B, "n_resampled": n_resampled, "n_restarts": n_restarts,
-               "device": str(dev)},
+        A=A, B=B, n_resampled=n_resampled, n_restarts=n_restarts, device=str(dev),
     )
 
 
