@@ -28,7 +28,7 @@ from ._arrays import is_numpy, is_torch, synchronize, to_numpy
 from ._threads import kernels_own_the_cores
 from ._validation import check_array, check_choice, check_scalar
 from ._homotopy import homotopy
-from .solvers import fista
+from .solvers import _lasso_values, _power_steps, fista
 
 __all__ = ["DictionaryResult", "normalize_columns", "learn_dictionary", "denoise_image"]
 
@@ -124,11 +124,10 @@ def _unit_columns(D, rng):
 
 
 def _top_singular_squared(D, v, n_iter):
-    """Warm-started power iteration on D^T D: returns (estimate of ||D||_2^2, vector)."""
+    """Warm-started power iteration on D^T D: returns (estimate of ||D||_2^2, vector),
+    the estimate the Rayleigh quotient at the last vector."""
     xp = array_namespace(D)
-    for _ in range(n_iter):
-        w = D.T @ (D @ v)
-        v = w / xp.sqrt(xp.sum(w * w))
+    _, v = _power_steps(D, v, n_iter, 0.0)
     Dv = D @ v
     return float(xp.sum(Dv * Dv)), v
 
@@ -319,8 +318,7 @@ def learn_dictionary(X, n_atoms, lam, *, epochs=10, batch_size=256, seed=0,
                                 max_iter=code_max_iter, tol=code_tol)
                 Hb = res.codes
                 H_all[idx] = Hb
-                R = Xb - Hb @ D.T
-                total += float(0.5 * xp.sum(R * R) + lam * xp.sum(xp.abs(Hb)))
+                total += float(xp.sum(_lasso_values(xp, D, Xb, Hb, lam)))
                 # 2. statistics with forgetting (Mairal et al. 2010, section 3.4.3)
                 if step < batch_size - 1:
                     theta = (step + 1) * batch_size

@@ -214,7 +214,15 @@ def _power_iteration(D, max_iter, tol, seed):
     smaller = min(D.shape)
     # Iterate on the smaller of D^T D and D D^T: they share their largest eigenvalue.
     M = D if D.shape[1] == smaller else D.T
-    v = random_normal((smaller,), like=D, seed=seed)
+    return _power_steps(M, random_normal((smaller,), like=D, seed=seed), max_iter, tol)[0]
+
+
+def _power_steps(M, v, max_iter, tol):
+    """Power iteration on :math:`M^\\top M` from ``v``, the one implementation (also
+    warm-started by dictionary learning): stops when the Rayleigh quotient changes by
+    at most ``tol`` (relative) or after ``max_iter`` products. Returns the estimate of
+    :math:`\\|M\\|_2^2` and the last unit vector."""
+    xp = array_namespace(M)
     v = v / xp.sqrt(xp.sum(v * v))
     estimate = norm = 0.0
     for _ in range(max_iter):
@@ -222,7 +230,7 @@ def _power_iteration(D, max_iter, tol, seed):
         new = float(xp.sum(v * w))
         norm = float(xp.sqrt(xp.sum(w * w)))
         if norm == 0.0:
-            return 0.0
+            return 0.0, v
         v = w / norm
         if abs(new - estimate) <= tol * abs(new):
             estimate = new
@@ -230,7 +238,7 @@ def _power_iteration(D, max_iter, tol, seed):
         estimate = new
     # The Rayleigh quotient approaches L from below; the last normalised product is a
     # slightly closer estimate.
-    return max(estimate, norm)
+    return max(estimate, norm), v
 
 
 def ridge(D, X, lam):
