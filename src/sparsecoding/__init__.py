@@ -5,8 +5,7 @@ the mathematical convention x ≈ D h: signals ``X`` are ``(n_signals, n_feature
 dictionary ``D`` is ``(n_features, n_atoms)`` with one atom per column, codes ``H`` are
 ``(n_signals, n_atoms)``, so that ``X ≈ H @ D.T``.
 
-The lasso solvers (``ista``, ``fista``, ``continuation_ista``, ``homotopy`` and
-``homotopy_path``), the
+The lasso solvers (``ista``, ``fista``, ``continuation_ista``, ``homotopy``), the
 greedy solvers (``matching_pursuit``, ``omp``, ``iht``, ``cosamp``,
 ``subspace_pursuit``), the proximal operators and ``learn_dictionary`` are available at the top level; the other modules (``codes``, ``bases``, ``data``, ``gabor``,
 ``nn``, ...) are imported by name. Importing the package does not import torch; the
