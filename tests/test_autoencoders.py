@@ -14,7 +14,7 @@ def _numpy_forward(model, x, t_star=0, gamma=1.0):
     We = model.encoder.weight.detach().double().numpy()
     be = model.encoder.bias.detach().double().numpy()
     Wd = model.decoder_weight.detach().double().numpy()
-    bd = model._decoder_bias.detach().double().numpy()
+    bd = model.b_dec.detach().double().numpy()
     G = model.G.detach().double().numpy() if hasattr(model, "G") else None
     x = x.double().numpy()
     mu0 = x @ We.T + be

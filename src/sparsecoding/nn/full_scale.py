@@ -203,7 +203,7 @@ def amortisation_gap(model, X, lam):
     with torch.no_grad():
         H_enc = model.encode(X).double().cpu().numpy()
         D = model.decoder_weight.detach().double().cpu().numpy()
-        Xc = (X - model._decoder_bias).double().cpu().numpy()
+        Xc = (X - model.b_dec).double().cpu().numpy()
     H_star = homotopy(D, Xc, lam).codes
 
     def F(H):
