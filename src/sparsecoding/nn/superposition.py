@@ -128,12 +128,12 @@ class ToyModel(nn.Module):
         self.b = nn.Parameter(torch.zeros(n_features))
 
     def forward(self, f):
-        """The reconstruction :math:`\hat f` of the features ``f`` ``(n, n_features)``."""
+        r"""The reconstruction :math:`\hat f` of the features ``f`` ``(n, n_features)``."""
         check_features(f, "f", self, self.n_features, what="n_features")
         return F.relu(f @ self.W.T @ self.W + self.b)
 
     def loss(self, f, importance):
-        """The importance-weighted squared error, averaged over the batch.
+        r"""The importance-weighted squared error, averaged over the batch.
 
         ``importance`` holds one weight :math:`I_j \ge 0` per feature (or one for all);
         it is moved to the dtype and device of ``f``.
