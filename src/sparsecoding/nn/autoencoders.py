@@ -193,7 +193,7 @@ class SparseAutoencoder(nn.Module):
 
     @property
     def W_dec(self):
-        """The decoder weights :math:`W_d`, ``(n_inputs, n_hidden)``: :attr:`decoder_weight`."""
+        """The decoder weights :math:`W_d`, ``(n_inputs, n_hidden)``: the ``decoder_weight``."""
         return self.decoder_weight
 
     @property

@@ -350,6 +350,8 @@ def activation_statistics(model, X, y, *, batch_size=500):
     n_classes = model.out.out_features
     check_labels(y, "y", X.shape[0], n_classes, y.device)
     batch_size = check_scalar(batch_size, "batch_size", low=1, integer=True)
+    from ..codes import dead_unit_mask
+
     model.eval()
     correct, active, sq_err, ever = 0, 0.0, 0.0, None
     for start in range(0, X.shape[0], batch_size):
@@ -358,9 +360,9 @@ def activation_statistics(model, X, y, *, batch_size=500):
         out = model(xb)
         logits, h = out[0], out[1].flatten(1)
         correct += int((logits.argmax(1) == yb).sum())
-        on = h > 0
-        active += float(on.sum())
-        ever = on.any(0) if ever is None else ever | on.any(0)
+        active += float((h > 0).sum())
+        on = ~dead_unit_mask(h)  # the one definition of a dead unit, in codes
+        ever = on if ever is None else ever | on
         if len(out) > 2:
             sq_err += float(((out[2] - _as_images(xb)) ** 2).sum())
     n = X.shape[0]
