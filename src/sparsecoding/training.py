@@ -84,7 +84,8 @@ def check_device(device, name="device"):
     >>> check_device("gpu0")
     Traceback (most recent call last):
     ...
-    ValueError: device must name a torch device such as 'cpu' or 'cuda', got 'gpu0' (Invalid device string: 'gpu0')
+    ValueError: device must name a torch device such as 'cpu' or 'cuda', got 'gpu0'
+    (Invalid device string: 'gpu0')
     """
     import torch
 

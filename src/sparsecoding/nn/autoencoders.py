@@ -127,7 +127,8 @@ class SparseAutoencoder(nn.Module):
     >>> model(torch.zeros(3, 5))
     Traceback (most recent call last):
     ...
-    ValueError: x has 5 features (shape (3, 5)) but the model expects 4 (n_inputs=4): x must have shape (n_signals, 4) or (4,)
+    ValueError: x has 5 features (shape (3, 5)) but the model expects 4 (n_inputs=4): x
+    must have shape (n_signals, 4) or (4,)
     """
 
     def __init__(self, n_inputs, n_hidden, constraint="none", alpha=1e-2, tied=False,

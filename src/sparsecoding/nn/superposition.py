@@ -19,7 +19,7 @@ from torch.nn import functional as F
 
 from .._arrays import to_numpy
 from .._validation import check_array, check_scalar
-from ._checks import check_batch, check_features
+from ._checks import _reference, check_batch, check_features
 # The two autoencoders of the chapter belong to the one family of ``autoencoders``;
 # they are importable from here, where the chapter imports them.
 from .autoencoders import (L1SparseAutoencoder, SparseAutoencoder,  # noqa: F401
@@ -186,22 +186,33 @@ def _check_model(model):
                         f"{type(model).__name__}")
 
 
+def _on_model(model, X):
+    """Signals ``X`` checked and moved to the model's device (data may live elsewhere)."""
+    if isinstance(X, torch.Tensor):
+        X = X.to(_reference(model)[1])
+    return check_features(X, "X", model, model.n_inputs, ndim=(2,))
+
+
 @torch.no_grad()
 def dead_latents(model, X, *, batch_size=4096):
     """Boolean tensor ``(n_latents,)``: which latents are zero on every row of ``X``.
 
-    The codes are made by ``model.encode`` batch by batch and the verdict is the one
-    definition of a dead unit, :func:`sparsecoding.codes.dead_unit_mask`.
+    The codes are made by ``model.encode`` batch by batch, each batch moved to the
+    model's device, and the verdict is the one definition of a dead unit,
+    :func:`sparsecoding.codes.dead_unit_mask`. The mask is on the model's device.
     """
     from ..codes import dead_unit_mask
 
     _check_model(model)
-    model.check_input(X, "X")
-    check_batch(X, "X")
+    if not isinstance(X, torch.Tensor):
+        raise TypeError(f"X must be a torch tensor of shape (n_signals, {model.n_inputs}), "
+                        f"got {type(X).__name__}")
+    check_batch(_on_model(model, X[:1]), "X")
     batch_size = check_scalar(batch_size, "batch_size", low=1, integer=True)
     dead = None
     for start in range(0, X.shape[0], batch_size):
-        batch_dead = dead_unit_mask(model.encode(X[start:start + batch_size]))
+        xb = _on_model(model, X[start:start + batch_size])
+        batch_dead = dead_unit_mask(model.encode(xb))
         dead = batch_dead if dead is None else dead & batch_dead
     return dead
 
@@ -215,7 +226,8 @@ def resample_dead_latents(model, X, dead, *, optimizer=None, scale=0.2, seed=0):
     along :math:`x - b_d`, its encoder row to the same vector times ``scale`` times the
     mean norm of the living encoder rows, its bias to 0, and (with ``optimizer``) clear
     Adam's moments of those entries (Bricken et al., 2023). Returns the number of
-    latents resampled. Chapter: *Superposition and interpretability*.
+    latents resampled. ``X`` is moved to the model's device. Chapter: *Superposition
+    and interpretability*.
 
     Examples
     --------
@@ -224,7 +236,7 @@ def resample_dead_latents(model, X, dead, *, optimizer=None, scale=0.2, seed=0):
     2
     """
     _check_model(model)
-    check_batch(check_features(X, "X", model, model.n_inputs, ndim=(2,)), "X")
+    X = check_batch(_on_model(model, X), "X")
     dead = torch.as_tensor(dead, dtype=torch.bool)
     if dead.shape != (model.W_dec.shape[1],):
         raise ValueError(f"dead must have shape ({model.W_dec.shape[1]},), got "
