@@ -4,11 +4,11 @@ Gregor and LeCun (2010) unroll :math:`T` steps of ISTA started from zero,
 
 .. math::
 
-    h_1 = S_\theta(W_e x), \qquad h_{t+1} = S_\theta(W_e x + S h_t), \quad t = 1, \dots, T-1,
+    h_1 = S_\theta(W_e x), \qquad h_{t+1} = S_\theta(W_e x + W_h h_t), \quad t = 1, \dots, T-1,
 
-and learn :math:`W_e`, :math:`S` and the per-atom thresholds :math:`\theta` so that
+and learn :math:`W_e`, :math:`W_h` and the per-atom thresholds :math:`\theta` so that
 :math:`h_T` approaches the lasso solution :math:`h^\star`. Initialised from a dictionary
-with :math:`W_e = D^\top / L`, :math:`S = I - D^\top D / L` and
+with :math:`W_e = D^\top / L`, :math:`W_h = I - D^\top D / L` and
 :math:`\theta = \lambda / L`, the network computes exactly :math:`T` iterations of ISTA.
 The chapter *Homotopy and unrolled networks* trains it.
 """
@@ -48,7 +48,7 @@ class LISTA(nn.Module):
     Attributes
     ----------
     W_e : ``(n_atoms, n_features)``, the encoder :math:`W_e`
-    S : ``(n_atoms, n_atoms)``, the mutual inhibition :math:`S`
+    W_h : ``(n_atoms, n_atoms)``, the mutual inhibition :math:`W_h`
     theta : ``(n_atoms,)``, the thresholds :math:`\theta`
 
     Examples
@@ -81,11 +81,16 @@ class LISTA(nn.Module):
         L = float(np.linalg.norm(D, 2) ** 2) or 1.0
         dtype = dtype or torch.get_default_dtype()
         self.W_e = nn.Parameter(torch.as_tensor(D.T / L, dtype=dtype))
-        self.S = nn.Parameter(torch.as_tensor(np.eye(n_atoms) - D.T @ D / L, dtype=dtype))
+        self.W_h = nn.Parameter(torch.as_tensor(np.eye(n_atoms) - D.T @ D / L, dtype=dtype))
         self.theta = nn.Parameter(torch.full((n_atoms,), lam / L, dtype=dtype))
         self.lam = lam
         self.lipschitz = L
         self.n_features, self.n_atoms = n_features, n_atoms
+
+    @property
+    def S(self):
+        """The former name of ``W_h``."""
+        return self.W_h
 
     @staticmethod
     def shrink(v, theta):
@@ -103,7 +108,7 @@ class LISTA(nn.Module):
         B = X @ self.W_e.T
         H = self.shrink(B, self.theta)
         for _ in range(T - 1):
-            H = self.shrink(B + H @ self.S.T, self.theta)
+            H = self.shrink(B + H @ self.W_h.T, self.theta)
         return H
 
 
