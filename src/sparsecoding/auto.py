@@ -19,7 +19,7 @@ without solving.
 about 57 atoms out of 64 features; one signal at a time; :math:`\lambda` at half of
 :math:`\lambda_{\max}`), side by side in one process:
 
-* the homotopy (:func:`~sparsecoding.homotopy.homotopy`, exact, on the Gram matrix
+* the homotopy (:func:`~sparsecoding.homotopy`, exact, on the Gram matrix
   with a Cholesky factor updated by one row per breakpoint) was the fastest method of
   the package on every regime, on the CPU; it is at most about one step per atom of the
   solution, so its cost follows the support size, not :math:`\lambda/\lambda_{\max}`;
@@ -40,11 +40,11 @@ page.
 
 from __future__ import annotations
 
-from ._arrays import is_torch
-from ._validation import check_choice, check_dictionary_and_signals, check_scalar
 import numpy as np
 
-from .homotopy import homotopy
+from ._arrays import is_torch
+from ._homotopy import homotopy
+from ._validation import check_choice, check_dictionary_and_signals, check_scalar
 from .solvers import fista
 
 __all__ = ["lasso", "choose_method"]
