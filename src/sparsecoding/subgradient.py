@@ -27,6 +27,7 @@ from array_api_compat import array_namespace, device
 
 from ._arrays import no_grad, to_numpy
 from ._validation import (
+    check_codes_scale,
     check_array,
     check_choice,
     check_dictionary_and_signals,
@@ -39,7 +40,7 @@ __all__ = ["lasso_subgradient", "lasso_subdifferential_min_norm", "subgradient_m
 
 
 def _check_codes(H, X2, D, name="H"):
-    H = check_array(H, name, ndim=(1, 2), like=X2)
+    H = check_codes_scale(check_array(H, name, ndim=(1, 2), like=X2), D, name)
     H2 = H.reshape(1, -1) if H.ndim == 1 else H
     if tuple(H2.shape) != (X2.shape[0], D.shape[1]):
         raise ValueError(
