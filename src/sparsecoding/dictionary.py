@@ -414,7 +414,7 @@ def denoise_image(noisy, D, lam, patch_size=None, stride=1, *, max_iter=300, tol
     True
     """
     noisy, D = to_numpy(noisy), to_numpy(D)
-    noisy = check_array(noisy, "noisy", ndim=2)
+    noisy = check_squarable(check_array(noisy, "noisy", ndim=2), "noisy")
     D = check_squarable(check_array(D, "D", ndim=2), "D")
     lam = check_scalar(lam, "lam", low=0.0)
     if patch_size is None:

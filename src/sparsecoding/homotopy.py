@@ -85,8 +85,8 @@ class HomotopyPath:
         return len(self.events)
 
 
-def _check_inputs(D, X, lam, max_steps, tol):
-    D, X2, squeeze = check_dictionary_and_signals(D, X)
+def _check_inputs(D, X, lam, max_steps, tol, names=("D", "X")):
+    D, X2, squeeze = check_dictionary_and_signals(D, X, names)
     lam = check_scalar(lam, "lam", low=0.0)
     tol = check_scalar(tol, "tol", low=0.0)
     n_atoms = D.shape[1]
@@ -252,7 +252,8 @@ def homotopy_path(D, x, lam=0.0, *, max_steps=None, tol=1e-10):
     """
     from ._lars import DONE, homotopy_record
 
-    D, X2, squeeze, lam, max_steps, tol, _ = _check_inputs(D, x, lam, max_steps, tol)
+    D, X2, squeeze, lam, max_steps, tol, _ = _check_inputs(D, x, lam, max_steps, tol,
+                                                           names=("D", "x"))
     if not squeeze:
         raise ValueError(f"x must be one signal of shape (n_features,), got {tuple(X2.shape)}")
     Dn, xn = _to_numpy64(D), _to_numpy64(X2)

@@ -42,7 +42,9 @@ def _check_threshold(threshold, v, name="lam"):
                 f"shape {tuple(v.shape)}: pass a scalar or an array of v's shape"
             )
         return t
-    return check_scalar(threshold, name, low=0.0)
+    t = check_scalar(threshold, name, low=0.0)
+    # a threshold above the dtype's range acts as its largest number (no overflow)
+    return min(t, float(array_namespace(v).finfo(v.dtype).max))
 
 
 def soft_threshold(v, lam):
@@ -139,7 +141,10 @@ def sigshrink(v, lam, tau=10.0):
     t = _check_threshold(lam, v)
     tau = check_scalar(tau, "tau", low=0.0, low_inclusive=False)
     xp = array_namespace(v)
-    return v * sigmoid(tau * (xp.abs(v) - t))
+    # the logistic function is saturated beyond |tau z| = 1000: clipping z there keeps
+    # tau * z from overflowing (a huge lam or tau) without changing the result
+    bound = min(1e3 / tau, float(xp.finfo(v.dtype).max))
+    return v * sigmoid(tau * xp.clip(xp.abs(v) - t, min=-bound, max=bound))
 
 
 def project_simplex(v, radius=1.0, axis=-1):
@@ -184,6 +189,12 @@ def _project_simplex(v, radius, axis, name):
     radius = check_scalar(radius, "radius", low=0.0, low_inclusive=False)
     axis = _check_axis(axis, v.ndim)
     xp = array_namespace(v)
+    info = xp.finfo(v.dtype)
+    if not float(info.tiny) <= radius <= float(info.max):
+        raise ValueError(
+            f"radius {radius!r} is outside the range of {str(v.dtype).replace('torch.', '')}"
+            f" ({float(info.tiny):.1e} to {float(info.max):.1e}): rescale v and radius"
+        )
     moved = xp.moveaxis(v, axis, -1)
     # Shift by the largest entry first (the projection commutes with adding a constant
     # to every entry, which only moves the threshold): the entries near the top, where

@@ -19,6 +19,7 @@ The chapters *ISTA*, *FISTA* and *Homotopy and unrolled networks* derive them.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -39,6 +40,7 @@ from ._validation import (
     check_choice,
     check_dictionary_and_signals,
     check_scalar,
+    check_squarable,
 )
 
 __all__ = [
@@ -196,9 +198,9 @@ def lipschitz_constant(D, *, max_iter=100, tol=1e-7, seed=0):
     >>> round(lipschitz_constant(np.diag([3.0, 1.0])), 6)
     9.0
     """
-    D = check_array(D, "D", ndim=2)
+    D = check_squarable(check_array(D, "D", ndim=2), "D")
     max_iter = check_scalar(max_iter, "max_iter", low=1, integer=True)
-    tol = check_scalar(tol, "tol", low=0.0)
+    tol = check_scalar(tol, "tol", low=0.0, high=1.0)
     seed = check_scalar(seed, "seed", low=0, integer=True)
     with no_grad(D):
         return _power_iteration(D, max_iter, tol, seed)
@@ -500,6 +502,18 @@ def _backtrack(problem, H, A, Y, AY, L, k, want_dot, eta=2.0):
                              "finite (check the inputs)")
 
 
+def _overflow_is_checked(engine):
+    """Divergence guard: NumPy's overflow warnings are silenced inside the engine,
+    whose :func:`_check_divergence` raises a :class:`DivergenceError` with advice
+    when the objective stops being finite (``np.errstate`` is restored on exit)."""
+    @functools.wraps(engine)
+    def run(*args, **kwargs):
+        with np.errstate(over="ignore", invalid="ignore"):
+            return engine(*args, **kwargs)
+    return run
+
+
+@_overflow_is_checked
 def _pgm(problem, H0, *, L, backtracking=False, momentum=False, restart=None,
          max_iter=1000, tol=None, first_check=1):
     """The proximal-gradient method on one chunk (SPORCO's ``pgm`` is a model).

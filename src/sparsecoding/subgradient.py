@@ -27,6 +27,7 @@ from array_api_compat import array_namespace, device
 
 from ._arrays import no_grad, to_numpy
 from ._validation import (
+    DivergenceError,
     check_codes_scale,
     check_array,
     check_choice,
@@ -219,6 +220,11 @@ def subgradient_method(D, X, lam, *, max_iter=1000, step="diminishing",
             best_history.append(xp.sum(best))
     history = to_numpy(xp.stack(history)).astype(np.float64)
     best_history = to_numpy(xp.stack(best_history)).astype(np.float64)
+    if not np.isfinite(history).all():  # divergence guard
+        raise DivergenceError(
+            f"the subgradient method diverged (the objective overflowed) with the first "
+            f"step {eta0:.3g}: use a smaller step_size (1 / ||D||_2^2 by default), or "
+            "rescale lam, D and X")
     return SolverResult(
         codes=H[0] if squeeze else H,
         objective=history,
