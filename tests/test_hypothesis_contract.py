@@ -558,3 +558,51 @@ def test_whitened_patches_of_flat_images_are_an_error(monkeypatch):
     monkeypatch.setattr(data, "natural_images", lambda names: [np.full((16, 16), 0.5)])
     with pytest.raises(ValueError, match="whitened"):
         data.load_image_patches(4, 50, whitened=True)
+
+
+# ------------------------------------------------------------------ the cases
+
+def _problem():
+    rng = np.random.default_rng(7)
+    D = rng.standard_normal((20, 30))
+    D /= np.linalg.norm(D, axis=0)
+    return D, rng.standard_normal((6, 20))
+
+
+@pytest.mark.parametrize("solver", [sc.ista, sc.fista, sc.continuation_ista])
+def test_a_lipschitz_far_too_small_is_an_error_not_nan(solver):
+    D, X = _problem()
+    L = np.linalg.norm(D, 2) ** 2
+    with pytest.raises(ValueError, match="lipschitz"):
+        solver(D, X, 0.1, lipschitz=0.1 * L)
+    with pytest.raises(FloatingPointError, match="backtracking"):  # also one of these
+        solver(D, X, 0.1, lipschitz=0.1 * L)
+
+
+@pytest.mark.parametrize("solver", [sc.ista, sc.fista, sc.homotopy,
+                                    sc.coordinate_descent, sc.admm])
+@pytest.mark.parametrize("factor", [1e160, 1e-160])
+def test_dictionaries_whose_squares_overflow_are_refused(solver, factor):
+    D, X = _problem()
+    with pytest.raises(ValueError, match=r"\bD\b.*(overflow|underflow)"):
+        solver(D * factor, X, 0.1)
+    with pytest.raises(ValueError, match=r"\bX\b.*(overflow|underflow)"):
+        solver(D, X * factor, 0.1)
+
+
+def test_lipschitz_constant_of_a_large_float32_dictionary():
+    D, _ = _problem()
+    D32 = (D * 1e10).astype(np.float32)  # ||D||^2 about 3e20, beyond 1e19
+    true = np.linalg.norm(D32.astype(np.float64), 2) ** 2
+    assert sc.lipschitz_constant(D32) == pytest.approx(true, rel=1e-4)
+    X = np.random.default_rng(8).standard_normal((3, 20)).astype(np.float32) * 1e10
+    res = sc.fista(D32, X, 1e19, tol=1e-3)
+    assert res.lipschitz == pytest.approx(true, rel=1e-3) and res.converged
+    for x, h in zip(X, res.codes):
+        assert rel_gap(D32, x, h, 1e19) <= 2e-3
+
+
+def test_normalize_columns_whose_norm_overflows():
+    D = np.array([[1e300, 3.0, 0.0], [1e300, 4.0, 0.0]])
+    out = sc.normalize_columns(D)
+    np.testing.assert_allclose(out, [[2 ** -0.5, 0.6, 0.0], [2 ** -0.5, 0.8, 0.0]])

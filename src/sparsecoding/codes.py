@@ -190,11 +190,13 @@ def fraction_variance_unexplained(X, X_hat):
         )
     xp = array_namespace(X)
     scale = max(max_abs(X), max_abs(X_hat))  # the FVU is scale-free: scale first, so
-    if scale > 0:  # that no square overflows or underflows
+    if scale > 0:  # that no square overflows or underflows (a power of two: exact)
+        scale = 2.0 ** math.floor(math.log2(scale))
         X, X_hat = X / scale, X_hat / scale
     R = X - X_hat
     C = X - xp.mean(X, axis=0, keepdims=True)
-    s_r, s_c = max_abs(R), max_abs(C)
+    s_r, s_c = (2.0 ** math.floor(math.log2(m)) if m > 0 else 0.0
+                for m in (max_abs(R), max_abs(C)))
     if s_c == 0:
         raise ValueError("X has zero variance (all signals equal): the FVU is undefined")
     if s_r == 0:

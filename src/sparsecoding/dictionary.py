@@ -61,14 +61,19 @@ def normalize_columns(D, max_norm=1.0):
     D = check_array(D, "D", ndim=2)
     max_norm = check_scalar(max_norm, "max_norm", low=0.0, low_inclusive=False)
     xp = array_namespace(D)
-    # scale before squaring: q = ||d_j / s_j|| with s_j = max_i |d_ij| lies in
-    # [1, sqrt(n_features)], so neither the squares nor the norm overflow or underflow
-    s = xp.max(xp.abs(D), axis=0, keepdims=True)
-    s = xp.where(s > 0, s, xp.ones_like(s))
-    q = xp.sqrt(xp.sum((D / s) * (D / s), axis=0, keepdims=True))
+    # Scale before squaring: with s_j the power of two at or below max_i |d_ij|, the
+    # squares of d_j / s_j neither overflow nor underflow, and (s_j a power of two)
+    # ||d_j|| = s_j ||d_j / s_j|| exactly, the same number as the unscaled formula
+    # wherever that one does not overflow.
+    peak = xp.max(xp.abs(D), axis=0, keepdims=True)
+    one = xp.ones_like(peak)
+    s = xp.where(peak > 0, 2.0 ** xp.floor(xp.log2(xp.where(peak > 0, peak, one))), one)
+    U = D / s
+    q = xp.sqrt(xp.sum(U * U, axis=0, keepdims=True))
     q = xp.where(q > 0, q, xp.ones_like(q))
-    factor = xp.clip((max_norm / s) / q, max=1.0)  # max_norm / ||d_j||, at most 1
-    return D * factor
+    ratio = q * (s / max_norm)  # ||d_j|| / max_norm (inf when it overflows)
+    inside = xp.clip(ratio, min=1.0)
+    return xp.where(xp.isfinite(ratio), D / inside, U * (max_norm / q))
 
 
 @dataclass

@@ -210,13 +210,14 @@ def _power_iteration(D, max_iter, tol, seed):
     # Scale before squaring: iterate on D / max|D_ij| (whose squares neither overflow
     # nor underflow) and scale the result back, refusing an L the dtype cannot hold.
     xp = array_namespace(D)
-    scale = float(xp.max(xp.abs(D)))
-    if scale == 0.0:
+    peak = float(xp.max(xp.abs(D)))
+    if peak == 0.0:
         return 0.0
+    scale = 2.0 ** np.floor(np.log2(peak))  # a power of two: D / scale is exact
     L = _power_iteration_unit(D / scale, max_iter, tol, seed) * scale * scale
     if not np.isfinite(L) or L > float(xp.finfo(D.dtype).max):
         raise ValueError(
-            f"D has entries up to {scale:.1e}: its Lipschitz constant ||D||_2^2 "
+            f"D has entries up to {peak:.1e}: its Lipschitz constant ||D||_2^2 "
             f"overflows {str(D.dtype).replace('torch.', '')}; rescale D (divide it by a "
             "power of ten)"
         )
