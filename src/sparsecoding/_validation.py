@@ -7,6 +7,7 @@ names the argument and says what was expected.
 
 from __future__ import annotations
 
+import math
 import numbers
 
 import numpy as np
@@ -80,7 +81,9 @@ def check_array(a, name: str, *, ndim=(1, 2), like=None, allow_empty: bool = Fal
         raise ValueError(f"{name} must be {expected}, got shape {tuple(a.shape)}")
     if not allow_empty and (a.numel() if is_tensor(a) else a.size) == 0:
         raise ValueError(f"{name} must not be empty, got shape {tuple(a.shape)}")
-    finite = bool(a.isfinite().all()) if is_tensor(a) else bool(np.isfinite(a).all())
+    # min and max propagate NaN and are inf with any inf: no temporary of a's size
+    size = a.numel() if is_tensor(a) else a.size
+    finite = size == 0 or (math.isfinite(float(a.min())) and math.isfinite(float(a.max())))
     if not finite:
         raise ValueError(f"{name} must contain only finite values (no NaN or inf)")
     return a
@@ -96,12 +99,13 @@ def _finfo(a):
 
 def max_abs(a) -> float:
     """The largest absolute entry of ``a`` as a Python float (0.0 when empty)."""
+    # max and -min: two reductions, no temporary of a's size (a may be 10^6 signals)
     if is_tensor(a):
-        return float(a.detach().abs().max()) if a.numel() else 0.0
-    return float(np.max(np.abs(a))) if a.size else 0.0
+        return float(max(a.detach().max(), -a.detach().min())) if a.numel() else 0.0
+    return float(max(a.max(), -a.min())) if a.size else 0.0
 
 
-def check_squarable(a, name: str, *, n_terms=None, underflow=True):
+def check_squarable(a, name: str, *, n_terms=None, underflow=True, peak=None):
     """Refuse an array whose sums of squares overflow (or underflow) its dtype.
 
     The solvers form sums of ``n_terms`` products of entries (norms, ``D^T D``,
@@ -109,19 +113,19 @@ def check_squarable(a, name: str, *, n_terms=None, underflow=True):
     to inf and the result would be NaN. With ``underflow``, a nonzero array whose
     largest square is below the smallest normal number (all precision lost) is
     refused too. Raises :class:`ValueError` naming ``name`` and saying how to
-    rescale. Returns ``a``.
+    rescale. ``peak`` is the largest absolute entry when already known. Returns ``a``.
     """
     floating = a.dtype.is_floating_point if is_tensor(a) else a.dtype.kind == "f"
     if not floating:
         return a
     n = max(a.shape) if n_terms is None and a.ndim else (n_terms or 1)
-    big = _finfo(a).max
-    m = max_abs(a)
+    big = float(_finfo(a).max)
+    m = max_abs(a) if peak is None else peak
     dtype = str(a.dtype).replace("torch.", "")
-    if m * m * 4.0 * max(n, 1) > float(big):
+    if m * m * 4.0 * max(n, 1) > big:
         raise ValueError(
             f"{name} has entries up to {m:.1e}: the sums of squares the computation "
-            f"forms overflow {dtype} (largest {float(big):.1e}); rescale {name} "
+            f"forms overflow {dtype} (largest {big:.1e}); rescale {name} "
             f"(divide it by a power of ten) before calling"
         )
     tiny = float(_finfo(a).tiny)
@@ -136,12 +140,11 @@ def check_squarable(a, name: str, *, n_terms=None, underflow=True):
 
 def check_scale_pair(D, X, names=("D", "X")):
     """Refuse a dictionary and signals whose products ``X D`` or squares overflow."""
-    check_squarable(D, names[0])
-    check_squarable(X, names[1])
-    n = D.shape[0]
-    mD, mX = max_abs(D), max_abs(X)
+    mD, mX = max_abs(D), max_abs(X)  # one pass over each
+    check_squarable(D, names[0], peak=mD)
+    check_squarable(X, names[1], peak=mX)
     big = float(_finfo(X).max)
-    if mD * mX * 4.0 * max(n, 1) > big:
+    if mD * mX * 4.0 * max(D.shape[0], 1) > big:
         raise ValueError(
             f"{names[0]} (entries up to {mD:.1e}) and {names[1]} (up to {mX:.1e}) give "
             f"correlations {names[1]} @ {names[0]} that overflow; rescale them"
@@ -150,8 +153,8 @@ def check_scale_pair(D, X, names=("D", "X")):
 
 def check_codes_scale(H, D, name="H"):
     """Refuse codes whose image ``H @ D.T`` (or whose squares) overflow; return ``H``."""
-    check_squarable(H, name, underflow=False)
     mH, mD = max_abs(H), max_abs(D)
+    check_squarable(H, name, underflow=False, peak=mH)
     big = float(_finfo(H).max)
     if mH * mD * 4.0 * max(D.shape[1], 1) > big:
         raise ValueError(
