@@ -82,8 +82,10 @@ def check_array(a, name: str, *, ndim=(1, 2), like=None, allow_empty: bool = Fal
     if not allow_empty and (a.numel() if is_tensor(a) else a.size) == 0:
         raise ValueError(f"{name} must not be empty, got shape {tuple(a.shape)}")
     # min and max propagate NaN and are inf with any inf: no temporary of a's size
+    values = a.detach() if is_tensor(a) else a
     size = a.numel() if is_tensor(a) else a.size
-    finite = size == 0 or (math.isfinite(float(a.min())) and math.isfinite(float(a.max())))
+    finite = size == 0 or (math.isfinite(float(values.min()))
+                           and math.isfinite(float(values.max())))
     if not finite:
         raise ValueError(f"{name} must contain only finite values (no NaN or inf)")
     return a
