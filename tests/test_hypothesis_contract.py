@@ -264,7 +264,9 @@ def test_objective_gap_and_kkt(case, hscale):
     n_atoms = np.shape(D)[1]
     H = np.random.default_rng(1).standard_normal(
         (n_atoms,) if np.ndim(X) == 1 else (np.shape(X)[0], n_atoms)) * 10.0 ** hscale
-    H = H.astype(np.asarray(X).dtype)
+    dtype = np.asarray(X).dtype
+    big = float(np.finfo(dtype).max)
+    H = np.clip(H, -big, big).astype(dtype)  # within the dtype's range
     D_in = corrupt(D, how) if which == "D" else D
     X_in = corrupt(X, how) if which == "X" else X
     must_fail = how in BAD or (how == "torch" and which == "D")
