@@ -34,10 +34,10 @@ from ._threads import map_on_cores
 from .duality import gap_from_sums
 from .prox import _soft
 from ._validation import (
-    check_codes_scale,
     DivergenceError,
     check_array,
     check_choice,
+    check_codes_scale,
     check_dictionary_and_signals,
     check_scalar,
     check_squarable,
@@ -207,8 +207,10 @@ def lipschitz_constant(D, *, max_iter=100, tol=1e-7, seed=0):
 
 
 def _power_iteration(D, max_iter, tol, seed):
-    # Scale before squaring: iterate on D / max|D_ij| (whose squares neither overflow
-    # nor underflow) and scale the result back, refusing an L the dtype cannot hold.
+    # Scale before squaring: iterate on D / s, s the power of two at or below
+    # max|D_ij| (the squares neither overflow nor underflow; dividing by a power of two
+    # is exact, so L is the unscaled computation's number wherever that one is finite),
+    # and scale back, refusing an L the dtype cannot hold.
     xp = array_namespace(D)
     peak = float(xp.max(xp.abs(D)))
     if peak == 0.0:
