@@ -20,6 +20,7 @@ The chapters *ISTA*, *FISTA* and *Homotopy and unrolled networks* derive them.
 from __future__ import annotations
 
 import functools
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -215,8 +216,8 @@ def _power_iteration(D, max_iter, tol, seed):
     peak = float(xp.max(xp.abs(D)))
     if peak == 0.0:
         return 0.0
-    scale = 2.0 ** np.floor(np.log2(peak))  # a power of two: D / scale is exact
-    L = _power_iteration_unit(D / scale, max_iter, tol, seed) * scale * scale
+    scale = 2.0 ** math.floor(math.log2(peak))  # a Python float: D keeps its dtype
+    L = float(_power_iteration_unit(D / scale, max_iter, tol, seed)) * scale * scale
     if not np.isfinite(L) or L > float(xp.finfo(D.dtype).max):
         raise ValueError(
             f"D has entries up to {peak:.1e}: its Lipschitz constant ||D||_2^2 "
