@@ -21,6 +21,8 @@ and steepest descent* explains both, and compares the subgradient method with IS
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from array_api_compat import array_namespace, device
@@ -28,8 +30,8 @@ from array_api_compat import array_namespace, device
 from ._arrays import no_grad, to_numpy
 from ._validation import (
     DivergenceError,
-    check_codes_scale,
     check_array,
+    check_codes_scale,
     check_choice,
     check_dictionary_and_signals,
     check_scalar,
@@ -37,7 +39,31 @@ from ._validation import (
 from .prox import _soft
 from .solvers import SolverResult, _lasso_values, lipschitz_constant
 
-__all__ = ["lasso_subgradient", "lasso_subdifferential_min_norm", "subgradient_method"]
+__all__ = ["lasso_subgradient", "lasso_subdifferential_min_norm", "subgradient_method",
+           "SubgradientResult"]
+
+
+@dataclass
+class SubgradientResult(SolverResult):
+    """The result of :func:`subgradient_method`, with its running best objective.
+
+    A :class:`~sparsecoding.SolverResult` and the record a method without a stopping
+    rule needs.
+
+    Attributes
+    ----------
+    best_objective : numpy.ndarray
+        ``best_objective[k]``: the smallest objective each signal reached in the first
+        ``k`` iterations, summed over signals (float64, monotone).
+    step : str
+        The rule of the step sizes.
+    step_size : float
+        The first step :math:`\\eta_0`.
+    """
+
+    best_objective: np.ndarray = None
+    step: str = None
+    step_size: float = None
 
 
 def _check_codes(H, X2, D, name="H"):
@@ -167,10 +193,10 @@ def subgradient_method(D, X, lam, *, max_iter=1000, step="diminishing",
 
     Returns
     -------
-    SolverResult
+    SubgradientResult
         ``objective[k]`` is the objective summed over signals at the ``k``-th iterate
-        (not monotone); ``extra["best_objective"]`` holds the running minimum per
-        signal, summed. ``converged`` is always False.
+        (not monotone); ``best_objective`` holds the running minimum per signal,
+        summed. ``converged`` is always False.
 
     Examples
     --------
@@ -225,10 +251,12 @@ def subgradient_method(D, X, lam, *, max_iter=1000, step="diminishing",
             f"the subgradient method diverged (the objective overflowed) with the first "
             f"step {eta0:.3g}: use a smaller step_size (1 / ||D||_2^2 by default), or "
             "rescale lam, D and X")
-    return SolverResult(
+    return SubgradientResult(
         codes=H[0] if squeeze else H,
         objective=history,
         n_iter=max_iter,
         converged=False,
-        extra={"best_objective": best_history, "step": step, "step_size": eta0},
+        best_objective=best_history,
+        step=step,
+        step_size=eta0,
     )
