@@ -1,4 +1,5 @@
-"""Gap-safe screening, checked against scikit-learn's lasso solutions."""
+"""Gap-safe screening and the duality gap, checked against scikit-learn's lasso solutions
+and cvxpy's primal and dual solutions."""
 
 import numpy as np
 import pytest
@@ -95,3 +96,37 @@ def test_gap_and_dual_point_against_cvxpy(seed):
     bad = duality_gap(D, x, h_bad, lam)
     assert float(bad.primal) - dual.value <= float(bad.gap) + 1e-9
     assert float(bad.gap) > 0
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+@pytest.mark.parametrize("ratio", [0.2, 0.6])
+def test_screening_against_cvxpy(seed, ratio):
+    """cvxpy solves the primal and the dual: its dual optimum lies in the gap-safe
+    sphere of codes near and far from optimal, and every atom the test discards is zero
+    in cvxpy's primal solution and strictly inside the dual constraint."""
+    cp = pytest.importorskip("cvxpy")
+    D, X = _problem(seed, n=15, m=30, n_signals=2)
+    for x in X:
+        lam = ratio * float(np.abs(D.T @ x).max())
+        h = cp.Variable(D.shape[1])
+        primal = cp.Problem(cp.Minimize(0.5 * cp.sum_squares(x - D @ h) + lam * cp.norm1(h)))
+        primal.solve(solver=cp.CLARABEL, tol_gap_abs=1e-12, tol_gap_rel=1e-12,
+                     tol_feas=1e-12)
+        theta = cp.Variable(D.shape[0])
+        dual = cp.Problem(cp.Maximize(0.5 * cp.sum_squares(x)
+                                      - 0.5 * cp.sum_squares(x - theta)),
+                          [cp.norm_inf(D.T @ theta) <= lam])
+        dual.solve(solver=cp.CLARABEL, tol_gap_abs=1e-12, tol_gap_rel=1e-12, tol_feas=1e-12)
+        assert primal.value == pytest.approx(dual.value, rel=1e-8)
+        screened_any = False
+        for n_iter in (0, 5, 50, 1000):
+            code = (np.zeros(D.shape[1]) if n_iter == 0 else
+                    sc.fista(D, x, lam, max_iter=n_iter, tol=0).codes)
+            cert = duality_gap(D, x, code, lam)
+            radius = np.sqrt(2 * max(float(cert.gap), 0.0))
+            assert np.linalg.norm(cert.dual_point - theta.value) <= radius + 1e-6
+            mask = sc.gap_safe_screen(D, x, code, lam)
+            assert np.all(np.abs(h.value[mask]) <= 1e-7)
+            assert np.all(np.abs(D.T @ theta.value)[mask] < lam)
+            screened_any |= bool(mask.any())
+        assert screened_any  # near the optimum the test removes atoms
