@@ -5,7 +5,12 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from sparsecoding.nn import ExplainingAwayAutoencoder, SparseAutoencoder  # noqa: E402
+from sparsecoding.nn import (  # noqa: E402
+    ExplainingAwayAutoencoder,
+    L1SparseAutoencoder,
+    SparseAutoencoder,
+    TopKSparseAutoencoder,
+)
 from sparsecoding.training import fit  # noqa: E402
 
 
@@ -14,7 +19,7 @@ def _numpy_forward(model, x, t_star=0, gamma=1.0):
     We = model.encoder.weight.detach().double().numpy()
     be = model.encoder.bias.detach().double().numpy()
     Wd = model.decoder_weight.detach().double().numpy()
-    bd = model._decoder_bias.detach().double().numpy()
+    bd = model.b_dec.detach().double().numpy()
     G = model.G.detach().double().numpy() if hasattr(model, "G") else None
     x = x.double().numpy()
     mu0 = x @ We.T + be
@@ -217,3 +222,71 @@ def test_input_validation():
         model(torch.zeros(3, 4, dtype=torch.int64))
     with pytest.raises(ValueError, match="l1"):
         model.loss(torch.randn(3, 4), l1=-0.1)
+
+
+# ----------------------------------------------------------- one family, one base
+FAMILY = [
+    lambda: SparseAutoencoder(5, 7, constraint="unit_norm", seed=2),
+    lambda: ExplainingAwayAutoencoder(5, 7, t_star=2, gamma=0.5),
+    lambda: L1SparseAutoencoder(5, 7, seed=2),
+    lambda: TopKSparseAutoencoder(5, 7, k=3, seed=2),
+]
+
+
+def test_one_base_holds_the_shared_parts():
+    for make in FAMILY:
+        model = make()
+        assert isinstance(model, SparseAutoencoder)
+        for shared in ("loss", "normalize_decoder_", "decode", "pre_activation",
+                       "norm_penalty", "sparsity_penalty", "weight_norms"):
+            assert getattr(type(model), shared) is getattr(SparseAutoencoder, shared)
+        x = torch.randn(6, 5)
+        _, parts = model.loss(x, 0.1)
+        assert set(parts) == {"mse", "recon", "l1", "l0", "activity", "penalty"}
+        assert model.W_dec is model.decoder.weight and model.b_enc is model.encoder.bias
+
+
+def test_pre_bias_forward_and_loss_match_numpy():
+    """The L1 and TopK models, written out in NumPy from their equations."""
+    torch.manual_seed(0)
+    for model in (L1SparseAutoencoder(5, 7, seed=1), TopKSparseAutoencoder(5, 7, 3, seed=1)):
+        model.double()
+        with torch.no_grad():
+            model.b_dec.normal_()
+            model.b_enc.normal_()
+        x = torch.randn(9, 5, dtype=torch.float64)
+        We, be = model.W_enc.detach().numpy(), model.b_enc.detach().numpy()
+        Wd, bd = model.W_dec.detach().numpy(), model.b_dec.detach().numpy()
+        pre = (x.numpy() - bd) @ We.T + be
+        if isinstance(model, TopKSparseAutoencoder):
+            keep = np.argsort(-pre, axis=1)[:, :3]
+            mask = np.zeros_like(pre, dtype=bool)
+            np.put_along_axis(mask, keep, True, axis=1)
+            pre = np.where(mask, pre, 0.0)
+        h = np.maximum(pre, 0.0)
+        x_hat = h @ Wd.T + bd
+        loss, parts = model.loss(x, lam=0.4)
+        expected = 0.5 * ((x.numpy() - x_hat) ** 2).sum(1).mean() + 0.4 * h.sum(1).mean()
+        assert float(loss.detach()) == pytest.approx(expected, rel=1e-12)
+        assert parts["l0"] == pytest.approx((h > 0).sum(1).mean())
+        np.testing.assert_allclose(model(x)[0].detach().numpy(), x_hat, atol=1e-12)
+
+
+def test_seeded_models_are_reproducible_and_leave_torch_alone():
+    state = torch.get_rng_state()
+    a, b = L1SparseAutoencoder(5, 7, seed=4), SparseAutoencoder(5, 7, seed=4)
+    assert torch.equal(torch.get_rng_state(), state)
+    torch.testing.assert_close(a.W_dec, L1SparseAutoencoder(5, 7, seed=4).W_dec)
+    torch.testing.assert_close(a.W_dec, b.W_dec)  # the same atoms for the same seed
+    torch.testing.assert_close(a.W_enc, a.W_dec.T)
+    torch.testing.assert_close(a.W_dec.norm(dim=0), torch.ones(7))
+
+
+def test_lam_and_l1_are_one_weight():
+    torch.manual_seed(3)
+    model = SparseAutoencoder(5, 7)
+    x = torch.randn(6, 5)
+    with torch.no_grad():
+        assert float(model.loss(x, lam=0.3)[0]) == float(model.loss(x, l1=0.3)[0])
+        assert float(model.loss(x, 0.3)[0]) == float(model.loss(x, l1=0.3)[0])
+        assert float(model.loss(x)[0]) == float(model.loss(x, 0.0)[0])

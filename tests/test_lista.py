@@ -56,7 +56,7 @@ def test_training_reduces_error():
 
 def test_random_dictionary_and_bad_inputs():
     model = LISTA(4, 6, 3, seed=1)
-    assert model.W_e.shape == (6, 4) and model.S.shape == (6, 6)
+    assert model.W_e.shape == (6, 4) and model.W_h.shape == (6, 6)
     with pytest.raises(ValueError, match="D"):
         LISTA(4, 6, 3, D=np.ones((5, 6)))
     with pytest.raises(ValueError, match="n_layers"):

@@ -15,8 +15,8 @@ import numpy as np
 
 from ._validation import check_scalar
 
-__all__ = ["run_scale", "get_device", "seed_everything", "SCALE_ENV", "fit",
-           "iterate_minibatches"]
+__all__ = ["run_scale", "get_device", "check_device", "seed_everything", "SCALE_ENV",
+           "fit", "iterate_minibatches"]
 
 #: The environment variable that overrides the scale.
 SCALE_ENV = "SPARSECODING_SCALE"
@@ -68,6 +68,96 @@ def get_device(verbose: bool = False):
     return device
 
 
+def check_device(device, name="device"):
+    """The :class:`torch.device` that ``device`` names, checked to be usable here.
+
+    ``device`` is a :class:`torch.device` or a string such as ``"cpu"``, ``"cuda"`` or
+    ``"cuda:1"``. A malformed name, or a device this machine does not have (CUDA
+    without a GPU, a GPU index beyond the last), raises a :class:`ValueError` that
+    names ``name`` and says what is available, instead of torch's error at the first
+    tensor moved there.
+
+    Examples
+    --------
+    >>> check_device("cpu")
+    device(type='cpu')
+    >>> check_device("gpu0")
+    Traceback (most recent call last):
+    ...
+    ValueError: device must name a torch device such as 'cpu' or 'cuda', got 'gpu0'
+    (Invalid device string: 'gpu0')
+    """
+    import torch
+
+    if isinstance(device, bool) or not isinstance(device, (str, int, torch.device)):
+        raise TypeError(f"{name} must be a torch.device or a string such as 'cpu' or "
+                        f"'cuda', got {type(device).__name__} {device!r}")
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, ValueError, TypeError) as exc:
+        raise ValueError(f"{name} must name a torch device such as 'cpu' or 'cuda', got "
+                         f"{device!r} ({str(exc).splitlines()[0]})") from None
+    if dev.type == "meta":
+        raise ValueError(f"{name} must hold real memory, got {device!r}")
+    if dev.type == "cuda":
+        n_gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if n_gpus == 0:
+            raise ValueError(f"{name} is {device!r} but CUDA is not available on this "
+                             f"machine: use 'cpu' (or get_device(), which picks a GPU "
+                             f"when there is one)")
+        if dev.index is not None and dev.index >= n_gpus:
+            raise ValueError(f"{name} is {device!r} but this machine has {n_gpus} GPU(s), "
+                             f"'cuda:0' to 'cuda:{n_gpus - 1}'")
+    try:
+        torch.empty(0, device=dev)
+    except Exception as exc:  # any backend's own failure, in its own words
+        raise ValueError(f"{name} {device!r} cannot be used on this machine "
+                         f"({type(exc).__name__}: {str(exc).splitlines()[0]})") from None
+    return dev
+
+
+def _check_checkpoint(path):
+    """Fail before training if the final ``state_dict`` cannot be written to ``path``."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"checkpoint must be a file path, got {type(path).__name__}")
+    path = os.path.abspath(os.fspath(path))
+    parent = os.path.dirname(path)
+    if os.path.isdir(path):
+        raise ValueError(f"checkpoint {path!r} is a directory; give a file name in it")
+    if not os.path.isdir(parent):
+        raise ValueError(f"checkpoint {path!r} cannot be written: its folder {parent!r} "
+                         f"does not exist (create it first)")
+    target = path if os.path.exists(path) else parent
+    if not os.access(target, os.W_OK):
+        raise ValueError(f"checkpoint {path!r} cannot be written: no write permission "
+                         f"on {target!r}")
+    return path
+
+
+def _save_checkpoint(state, path):
+    """Write ``state`` to ``path`` through a temporary file: never a partial file."""
+    import torch
+
+    tmp = f"{path}.{os.getpid()}.part"
+    try:
+        torch.save(state, tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def _diverged(what, value, where, optimizer):
+    lrs = sorted({group.get("lr") for group in optimizer.param_groups
+                  if group.get("lr") is not None})
+    lr = f" (lr={lrs[0]:g})" if len(lrs) == 1 else ""
+    return FloatingPointError(
+        f"training diverged: {what} became {value} {where}. Lower the learning rate"
+        f"{lr}, for example by a factor of 10; also check that the data are finite and "
+        f"of moderate scale"
+    )
+
+
 def seed_everything(seed: int = 0) -> None:
     """Seed Python's, NumPy's and (if imported) torch's random number generators."""
     seed = check_scalar(seed, "seed", low=0, integer=True)
@@ -81,9 +171,18 @@ def seed_everything(seed: int = 0) -> None:
 
 
 def iterate_minibatches(n, batch_size, *, seed=0, epochs=1):
-    """Yield index arrays of shuffled minibatches over ``range(n)``, epoch after epoch."""
+    """Yield index arrays of shuffled minibatches over ``range(n)``, epoch after epoch.
+
+    The arguments are checked when it is called, before the first batch is asked for.
+    """
     n = check_scalar(n, "n", low=1, integer=True)
     batch_size = check_scalar(batch_size, "batch_size", low=1, integer=True)
+    seed = check_scalar(seed, "seed", low=0, integer=True)
+    epochs = check_scalar(epochs, "epochs", low=0, integer=True)
+    return _minibatches(n, batch_size, seed, epochs)
+
+
+def _minibatches(n, batch_size, seed, epochs):
     rng = np.random.default_rng(seed)
     for _ in range(epochs):
         order = rng.permutation(n)
@@ -114,19 +213,33 @@ def fit(model, loss_fn, data, *, epochs=1, batch_size=128, lr=1e-3, optimizer=No
         ``metrics(model)`` returns a dict of scalars, recorded once per epoch.
     seed : int
         Seeds torch and the minibatch order.
-    device : torch.device, optional
+    device : torch.device or str, optional
         Where to train (the model and data are moved there); :func:`get_device` if None.
+        Checked by :func:`check_device` before anything else happens.
     progress : bool
         Show a progress bar (``tqdm.auto``) and, when training ends, print a one-line
         summary (steps, final loss, time), which stays when the bar is cleared.
     checkpoint : path, optional
-        Save the final ``state_dict`` there.
+        Save the final ``state_dict`` there (through a temporary file, so never a
+        partial one). Its folder must exist and be writable: that is checked before
+        training starts.
+    desc : str
+        Label of the progress bar.
 
     Returns
     -------
     dict
         ``"loss"`` and every entry of ``loss_fn``'s dict: one value per step;
         ``"epoch_<name>"`` for every entry of ``metrics``: one value per epoch.
+
+    Raises
+    ------
+    TypeError, ValueError
+        Before training, for any argument of the wrong kind or value; the message
+        names the argument.
+    FloatingPointError
+        When the loss or a parameter becomes NaN or infinite (the optimisation
+        diverged), with advice: lower the learning rate.
     """
     import torch
     from tqdm.auto import tqdm
@@ -134,17 +247,48 @@ def fit(model, loss_fn, data, *, epochs=1, batch_size=128, lr=1e-3, optimizer=No
     if not isinstance(model, torch.nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     if not callable(loss_fn):
-        raise TypeError("loss_fn must be callable")
-    tensors = data if isinstance(data, (tuple, list)) else (data,)
+        raise TypeError(f"loss_fn must be callable, got {type(loss_fn).__name__}")
+    tensors = tuple(data) if isinstance(data, (tuple, list)) else (data,)
     if not tensors or not all(isinstance(t, torch.Tensor) for t in tensors):
-        raise TypeError("data must be a tensor or a tuple of tensors")
+        kinds = ", ".join(type(t).__name__ for t in tensors) or "nothing"
+        raise TypeError(f"data must be a tensor or a tuple of tensors, got {kinds} "
+                        f"(convert arrays with torch.as_tensor)")
+    for i, t in enumerate(tensors):
+        label = "data" if len(tensors) == 1 else f"data[{i}]"
+        if t.ndim == 0:
+            raise ValueError(f"{label} must have a first (batch) dimension, got a 0-D tensor")
+        if t.shape[0] == 0:
+            raise ValueError(f"{label} must hold at least one example, got shape "
+                             f"{tuple(t.shape)}")
+        if t.is_floating_point() and not bool(torch.isfinite(t).all()):
+            raise ValueError(f"{label} must contain only finite values, got NaN or inf")
     n = tensors[0].shape[0]
     if any(t.shape[0] != n for t in tensors):
-        raise ValueError("data tensors must share their first dimension")
+        shapes = ", ".join(str(tuple(t.shape)) for t in tensors)
+        raise ValueError(f"data tensors must share their first dimension, got {shapes}")
     epochs = check_scalar(epochs, "epochs", low=0, integer=True)
+    batch_size = check_scalar(batch_size, "batch_size", low=1, integer=True)
     lr = check_scalar(lr, "lr", low=0.0, low_inclusive=False)
+    seed = check_scalar(seed, "seed", low=0, integer=True)
+    if not isinstance(progress, (bool, np.bool_)):
+        raise TypeError(f"progress must be True or False, got {progress!r}")
+    if not isinstance(desc, str):
+        raise TypeError(f"desc must be a string, got {type(desc).__name__}")
+    for fn, name in ((after_step, "after_step"), (metrics, "metrics")):
+        if fn is not None and not callable(fn):
+            raise TypeError(f"{name} must be callable or None, got {type(fn).__name__}")
+    if optimizer is not None:
+        if not isinstance(optimizer, torch.optim.Optimizer):
+            raise TypeError(f"optimizer must be a torch.optim.Optimizer, got "
+                            f"{type(optimizer).__name__}")
+        own = {id(p) for p in model.parameters()}
+        if not any(id(p) in own for g in optimizer.param_groups for p in g["params"]):
+            raise ValueError("optimizer holds none of the parameters of model: build it "
+                             "from model.parameters()")
+    device = get_device() if device is None else check_device(device)
+    if checkpoint is not None:
+        checkpoint = _check_checkpoint(checkpoint)
     seed_everything(seed)
-    device = device or get_device()
     model.to(device)
     tensors = [t.to(device) for t in tensors]
     if optimizer is None:
@@ -157,14 +301,22 @@ def fit(model, loss_fn, data, *, epochs=1, batch_size=128, lr=1e-3, optimizer=No
     start = time.perf_counter()
     for epoch in range(epochs):
         model.train()
-        for _ in range(steps_per_epoch):
+        for step in range(steps_per_epoch):
             idx = torch.as_tensor(next(batches), device=device)
             out = loss_fn(model, *(t[idx] for t in tensors))
             loss, parts = out if isinstance(out, tuple) else (out, {})
+            if not isinstance(loss, torch.Tensor) or loss.numel() != 1:
+                raise TypeError(
+                    "loss_fn must return a scalar tensor, or a pair (scalar tensor, dict), "
+                    f"got {type(loss).__name__}"
+                    + (f" of shape {tuple(loss.shape)}" if isinstance(loss, torch.Tensor)
+                       else ""))
+            if not isinstance(parts, dict):
+                raise TypeError(f"the second value loss_fn returns must be a dict, got "
+                                f"{type(parts).__name__}")
             if not torch.isfinite(loss):
-                raise FloatingPointError(
-                    f"the loss became {loss.item()} at epoch {epoch}: lower lr"
-                )
+                raise _diverged("the loss", loss.item(),
+                                f"at epoch {epoch}, step {step}", optimizer)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -176,6 +328,13 @@ def fit(model, loss_fn, data, *, epochs=1, batch_size=128, lr=1e-3, optimizer=No
                 value = value.detach() if isinstance(value, torch.Tensor) else value
                 history.setdefault(key, []).append(float(value))
             bar.update(1)
+        with torch.no_grad():
+            bad = [name for name, p in model.named_parameters()
+                   if p.is_floating_point() and not bool(torch.isfinite(p).all())]
+        if bad:
+            bar.close()
+            raise _diverged(f"the parameter {bad[0]}", "non-finite",
+                            f"by the end of epoch {epoch}", optimizer)
         if metrics is not None:
             model.eval()
             with torch.no_grad():
@@ -189,5 +348,5 @@ def fit(model, loss_fn, data, *, epochs=1, batch_size=128, lr=1e-3, optimizer=No
         print(f"{desc}: {steps} steps in {time.perf_counter() - start:.1f} s{final}")
     model.eval()
     if checkpoint is not None:
-        torch.save(model.state_dict(), checkpoint)
+        _save_checkpoint(model.state_dict(), checkpoint)
     return history

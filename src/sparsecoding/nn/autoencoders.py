@@ -1,27 +1,43 @@
-r"""Sparse autoencoders with an L1 penalty, a decoder-norm constraint and explaining away.
+r"""The sparse-autoencoder family: one base, four models.
 
-Two models, explained in Part III of the book:
+Every model here is a :class:`SparseAutoencoder`: an encoder :math:`(W_e, b_e)`, a
+decoder :math:`(W_d, b_d)` (or tied weights :math:`W_d = W_e^\top`), a code
+:math:`h = \sigma(W_e(x - p) + b_e)` with :math:`p = b_d` (a pre-bias) or
+:math:`p = 0`, the reconstruction :math:`\hat x = W_d h + b_d`, and the loss
 
-* :class:`SparseAutoencoder` (chapter *Sparse autoencoders*): one hidden layer,
-  :math:`h = \mathrm{ReLU}(W_e x + b_e)`, :math:`\hat x = W_d h + b_d`, trained on
-  :math:`\tfrac12\|x - \hat x\|_2^2 + \lambda\|h\|_1`, with three ways of treating the
-  weight norms (none, unit-norm decoder columns, an inverse-norm penalty).
-* :class:`ExplainingAwayAutoencoder` (chapter *Explaining away*): the same network with a
-  recurrent inner loop through a learnt matrix :math:`G` that lets active units
-  suppress (or facilitate) the others before decoding.
+.. math::
 
-The decoder matrix :math:`W_d` is the dictionary :math:`D` of the rest of the book,
-``(n_inputs, n_hidden)`` with one atom per column, so ``X ≈ H @ D.T + b_d``.
+    \tfrac12 \|x - \hat x\|_2^2 + \lambda \|h\|_1 + \text{(norm term)},
+
+averaged over a minibatch. The decoder matrix :math:`W_d` is the dictionary :math:`D`
+of the rest of the book, ``(n_inputs, n_hidden)`` with one atom per column, so
+``X ≈ H @ D.T + b_d``. The models differ only in what they change of that base:
+
+* :class:`SparseAutoencoder` (chapter *Sparse autoencoders*): :math:`\sigma` = ReLU,
+  three ways of treating the weight norms (none, unit-norm decoder columns, an
+  inverse-norm penalty);
+* :class:`ExplainingAwayAutoencoder` (chapter *Explaining away*): a recurrent inner
+  loop through a learnt matrix :math:`G` before the ReLU;
+* :class:`L1SparseAutoencoder` (chapter *Superposition and interpretability*): unit-norm
+  atoms and a pre-bias, seeded by its own generator (Bricken et al., 2023);
+* :class:`TopKSparseAutoencoder` (same chapter): :math:`\sigma` keeps the ``k`` largest
+  pre-activations (Gao et al., 2024).
+
+Inputs are checked before torch sees them: a wrong shape, dtype or device, or NaN/inf,
+raise a :class:`TypeError` or :class:`ValueError` naming the argument.
 """
 
 from __future__ import annotations
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from .._validation import check_choice, check_scalar
+from ._checks import check_batch, check_features
 
-__all__ = ["SparseAutoencoder", "ExplainingAwayAutoencoder", "CONSTRAINTS"]
+__all__ = ["SparseAutoencoder", "ExplainingAwayAutoencoder", "L1SparseAutoencoder",
+           "TopKSparseAutoencoder", "CONSTRAINTS"]
 
 #: The accepted values of ``constraint``.
 CONSTRAINTS = ("none", "unit_norm", "inverse_norm")
@@ -29,14 +45,26 @@ _PENALIZED = ("encoder", "decoder")
 _EPS = 1e-12
 
 
+def _linear(n_in, n_out, seeded):
+    # With a seed the weights are drawn from the model's own generator below, and
+    # torch's initialisation (which draws from the global generator) is skipped, so
+    # that building the model changes no global state. Without a seed, torch's
+    # initialisation runs as it always did, so a torch.manual_seed gives the same
+    # model as in earlier versions of the package.
+    if seeded:
+        return nn.utils.skip_init(nn.Linear, n_in, n_out)
+    return nn.Linear(n_in, n_out)
+
+
 class SparseAutoencoder(nn.Module):
     r"""A one-hidden-layer ReLU autoencoder trained with an L1 penalty on its codes.
 
     .. math::
 
-        h = \mathrm{ReLU}(W_e x + b_e), \qquad \hat x = W_d h + b_d,
+        h = \mathrm{ReLU}(W_e (x - p) + b_e), \qquad \hat x = W_d h + b_d,
 
-    with the loss (averaged over a minibatch)
+    with :math:`p = b_d` when ``pre_bias`` else :math:`p = 0`, and the loss (averaged
+    over a minibatch)
 
     .. math::
 
@@ -55,7 +83,10 @@ class SparseAutoencoder(nn.Module):
       escape) or on the decoder columns (``penalize="decoder"``, which grow in the
       escape, so this penalty cannot stop it: the chapter measures it).
 
-    Explained in the chapter *Sparse autoencoders* (Part III).
+    This class is the base of the family: :class:`ExplainingAwayAutoencoder`,
+    :class:`L1SparseAutoencoder` and :class:`TopKSparseAutoencoder` change only the
+    code (:meth:`encode`) or the settings. Explained in the chapter *Sparse
+    autoencoders* (Part III).
 
     Parameters
     ----------
@@ -68,6 +99,11 @@ class SparseAutoencoder(nn.Module):
         Use :math:`W_d = W_e^\top` (one weight matrix).
     penalize : {"encoder", "decoder"}
         Which weights the inverse-norm penalty acts on.
+    pre_bias : bool
+        Subtract the decoder bias :math:`b_d` from the input before encoding.
+    seed : int, optional
+        Seed of the model's own generator for the initial atoms; when omitted they come
+        from torch's global generator (set it with ``torch.manual_seed``).
 
     Attributes
     ----------
@@ -75,7 +111,7 @@ class SparseAutoencoder(nn.Module):
         :math:`W_e` (``encoder.weight``, ``(n_hidden, n_inputs)``) and :math:`b_e`.
     decoder : torch.nn.Linear or None
         :math:`W_d` (``decoder.weight``, ``(n_inputs, n_hidden)``) and :math:`b_d`;
-        with ``tied=True`` only its bias is used.
+        ``None`` with ``tied=True`` (then :math:`b_d` is ``decoder_bias``).
 
     Examples
     --------
@@ -88,25 +124,35 @@ class SparseAutoencoder(nn.Module):
     ((3, 4), (3, 6), True)
     >>> torch.linalg.norm(model.decoder_weight, dim=0).round(decimals=4).tolist()
     [1.0, 1.0, 1.0, 1.0, 1.0, 1.0]
+    >>> model(torch.zeros(3, 5))
+    Traceback (most recent call last):
+    ...
+    ValueError: x has 5 features (shape (3, 5)) but the model expects 4 (n_inputs=4): x
+    must have shape (n_signals, 4) or (4,)
     """
 
     def __init__(self, n_inputs, n_hidden, constraint="none", alpha=1e-2, tied=False,
-                 penalize="encoder"):
+                 penalize="encoder", *, pre_bias=False, seed=None):
         super().__init__()
         self.n_inputs = check_scalar(n_inputs, "n_inputs", low=1, integer=True)
         self.n_hidden = check_scalar(n_hidden, "n_hidden", low=1, integer=True)
         self.constraint = check_choice(constraint, "constraint", CONSTRAINTS)
         self.alpha = check_scalar(alpha, "alpha", low=0.0)
-        if not isinstance(tied, bool):
-            raise TypeError(f"tied must be True or False, got {tied!r}")
+        for flag, name in ((tied, "tied"), (pre_bias, "pre_bias")):
+            if not isinstance(flag, bool):
+                raise TypeError(f"{name} must be True or False, got {flag!r}")
         self.tied = tied
+        self.pre_bias = pre_bias
         self.penalize = check_choice(penalize, "penalize", _PENALIZED)
-        self.encoder = nn.Linear(self.n_inputs, self.n_hidden)
+        self.seed = None if seed is None else check_scalar(seed, "seed", low=0,
+                                                           integer=True)
+        seeded = self.seed is not None
+        self.encoder = _linear(self.n_inputs, self.n_hidden, seeded)
         if tied:
             self.decoder = None
             self.decoder_bias = nn.Parameter(torch.zeros(self.n_inputs))
         else:
-            self.decoder = nn.Linear(self.n_hidden, self.n_inputs)
+            self.decoder = _linear(self.n_hidden, self.n_inputs, seeded)
         self.reset_parameters()
 
     # ----------------------------------------------------------------- weights
@@ -116,16 +162,15 @@ class SparseAutoencoder(nn.Module):
         Every constraint starts from the same point (for a given seed), so runs that
         differ only in ``constraint`` can be compared.
         """
+        gen = None if self.seed is None else torch.Generator().manual_seed(self.seed)
         with torch.no_grad():
-            D = torch.randn(self.n_inputs, self.n_hidden)
+            D = torch.randn(self.n_inputs, self.n_hidden, generator=gen)
             D /= torch.linalg.norm(D, dim=0, keepdim=True)
             self.encoder.weight.copy_(D.T)
             self.encoder.bias.zero_()
             if self.decoder is not None:
                 self.decoder.weight.copy_(D)
-                self.decoder.bias.zero_()
-            else:
-                self.decoder_bias.zero_()
+            self.b_dec.zero_()
 
     @property
     def decoder_weight(self):
@@ -133,7 +178,28 @@ class SparseAutoencoder(nn.Module):
         return self.encoder.weight.T if self.tied else self.decoder.weight
 
     @property
-    def _decoder_bias(self):
+    def decoder_directions(self):
+        """The dictionary :math:`D`, detached from autograd, ``(n_inputs, n_hidden)``."""
+        return self.decoder_weight.detach()
+
+    @property
+    def W_enc(self):
+        """The encoder weights :math:`W_e`, ``(n_hidden, n_inputs)`` (a parameter)."""
+        return self.encoder.weight
+
+    @property
+    def b_enc(self):
+        """The encoder bias :math:`b_e`, ``(n_hidden,)`` (a parameter)."""
+        return self.encoder.bias
+
+    @property
+    def W_dec(self):
+        """The decoder weights :math:`W_d`, ``(n_inputs, n_hidden)``: the ``decoder_weight``."""
+        return self.decoder_weight
+
+    @property
+    def b_dec(self):
+        """The decoder bias :math:`b_d`, ``(n_inputs,)`` (a parameter)."""
         return self.decoder_bias if self.tied else self.decoder.bias
 
     def weight_norms(self):
@@ -152,7 +218,7 @@ class SparseAutoencoder(nn.Module):
         """Rescale every decoder column (atom) to unit Euclidean norm, in place.
 
         The projection onto :math:`\\{W_d : \\|d_j\\|_2 = 1\\}`. With tied weights the
-        encoder rows are rescaled (they are the same numbers).
+        encoder rows are rescaled (they are the same numbers). Returns the model.
         """
         W = self.encoder.weight if self.tied else self.decoder.weight
         dim = 1 if self.tied else 0
@@ -177,38 +243,47 @@ class SparseAutoencoder(nn.Module):
             sq = (self.decoder_weight ** 2).sum(dim=0)
         return self.alpha * (1.0 / sq.clamp_min(_EPS)).sum()
 
+    @staticmethod
+    def sparsity_penalty(h):
+        r"""The L1 norm of the codes, :math:`\|h\|_1`, averaged over the signals."""
+        return h.abs().sum(dim=-1).mean()
+
     # ----------------------------------------------------------------- forward
-    def _check_input(self, x):
-        if not isinstance(x, torch.Tensor):
-            raise TypeError(f"x must be a torch tensor, got {type(x).__name__}")
-        if not x.is_floating_point():
-            raise TypeError(f"x must have a floating-point dtype, got {x.dtype}")
-        if x.ndim not in (1, 2) or x.shape[-1] != self.n_inputs:
-            raise ValueError(
-                f"x must have shape (n_signals, {self.n_inputs}) or ({self.n_inputs},), "
-                f"got {tuple(x.shape)}"
-            )
-        return x
+    def check_input(self, x, name="x"):
+        """Check that ``x`` is a finite ``(n_signals, n_inputs)`` or ``(n_inputs,)`` tensor
+        of the model's dtype on its device; raise a ``TypeError``/``ValueError`` naming
+        ``name`` otherwise. Returns ``x``."""
+        return check_features(x, name, self, self.n_inputs)
 
     def pre_activation(self, x):
-        r""":math:`\mu_0 = W_e x + b_e`."""
-        return self.encoder(x)
+        r""":math:`\mu_0 = W_e (x - p) + b_e` (:math:`p = b_d` with ``pre_bias``)."""
+        x = self.check_input(x)
+        if self.pre_bias:
+            x = x - self.b_dec
+        return F.linear(x, self.encoder.weight, self.encoder.bias)
+
+    def activation(self, pre):
+        """The non-linearity that makes the code from the pre-activation: ReLU."""
+        return torch.relu(pre)
 
     def encode(self, x):
-        r"""The code :math:`h = \mathrm{ReLU}(W_e x + b_e)`, ``(n_signals, n_hidden)``."""
-        x = self._check_input(x)
-        return torch.relu(self.pre_activation(x))
+        r"""The code :math:`h = \mathrm{ReLU}(\mu_0)`, ``(n_signals, n_hidden)``."""
+        return self.activation(self.pre_activation(x))
 
     def decode(self, h):
-        r""":math:`\hat x = W_d h + b_d`."""
-        return h @ self.decoder_weight.T + self._decoder_bias
+        r""":math:`\hat x = W_d h + b_d` for codes ``h`` ``(n_signals, n_hidden)``."""
+        check_features(h, "h", self, self.n_hidden, what="n_hidden")
+        return self._decode(h)
+
+    def _decode(self, h):
+        return h @ self.decoder_weight.T + self.b_dec
 
     def forward(self, x):
-        """Return ``(x_hat, h)``: the reconstruction and the code."""
+        """Return ``(x_hat, h)``: the reconstruction and the code of ``x``."""
         h = self.encode(x)
-        return self.decode(h), h
+        return self._decode(h), h
 
-    def loss(self, x, l1):
+    def loss(self, x, lam=None, *, l1=None):
         r"""The training loss and its parts, averaged over the minibatch ``x``.
 
         .. math::
@@ -218,8 +293,11 @@ class SparseAutoencoder(nn.Module):
         Parameters
         ----------
         x : tensor ``(n_signals, n_inputs)``
-        l1 : float
-            The L1 weight :math:`\lambda \ge 0`.
+        lam : float
+            The L1 weight :math:`\lambda \ge 0` (0 when omitted).
+        l1 : float, optional
+            The same weight under the name the chapters *Sparse autoencoders* and
+            *Explaining away* use; give ``lam`` or ``l1``, not both.
 
         Returns
         -------
@@ -227,27 +305,34 @@ class SparseAutoencoder(nn.Module):
         parts : dict of float
             ``"mse"`` (mean squared error per input value), ``"recon"``
             (:math:`\tfrac12\|x-\hat x\|^2` per signal), ``"l1"`` (:math:`\|h\|_1`
-            per signal), ``"penalty"`` (the norm penalty) and ``"activity"`` (the
-            fraction of codes that are non-zero).
+            per signal), ``"l0"`` (non-zero codes per signal), ``"activity"`` (the
+            fraction of codes that are non-zero) and ``"penalty"`` (the norm penalty).
         """
-        l1 = check_scalar(l1, "l1", low=0.0)
+        if lam is not None and l1 is not None:
+            raise TypeError("give the L1 weight as lam or as l1, not both")
+        name, weight = ("l1", l1) if l1 is not None else ("lam", lam)
+        weight = 0.0 if weight is None else check_scalar(weight, name, low=0.0)
+        check_batch(self.check_input(x), "x")
         x_hat, h = self(x)
         sq = ((x - x_hat) ** 2).sum(dim=-1).mean()
-        l1_norm = h.abs().sum(dim=-1).mean()
+        l1_norm = self.sparsity_penalty(h)
         penalty = self.norm_penalty()
-        loss = 0.5 * sq + l1 * l1_norm + penalty
+        loss = 0.5 * sq + weight * l1_norm + penalty
+        active = (h.detach() > 0).float()
         parts = {
             "mse": float(sq.detach()) / self.n_inputs,
             "recon": 0.5 * float(sq.detach()),
             "l1": float(l1_norm.detach()),
+            "l0": float(active.sum(dim=-1).mean()),
+            "activity": float(active.mean()),
             "penalty": float(penalty.detach()),
-            "activity": float((h.detach() > 0).float().mean()),
         }
         return loss, parts
 
     def extra_repr(self):
         return (f"n_inputs={self.n_inputs}, n_hidden={self.n_hidden}, "
-                f"constraint={self.constraint!r}, alpha={self.alpha}, tied={self.tied}")
+                f"constraint={self.constraint!r}, alpha={self.alpha}, tied={self.tied}, "
+                f"pre_bias={self.pre_bias}")
 
 
 class ExplainingAwayAutoencoder(SparseAutoencoder):
@@ -315,7 +400,6 @@ class ExplainingAwayAutoencoder(SparseAutoencoder):
 
     def inner_loop(self, x):
         r"""The list :math:`[\mu_0, \mu_1, \dots, \mu_{t^\star}]` of pre-activations."""
-        x = self._check_input(x)
         mu0 = self.pre_activation(x)
         mus = [mu0]
         mu = mu0
@@ -326,7 +410,82 @@ class ExplainingAwayAutoencoder(SparseAutoencoder):
 
     def encode(self, x):
         r"""The code :math:`h = \mathrm{ReLU}(\mu_{t^\star})`."""
-        return torch.relu(self.inner_loop(x)[-1])
+        return self.activation(self.inner_loop(x)[-1])
 
     def extra_repr(self):
         return super().extra_repr() + f", t_star={self.t_star}, gamma={self.gamma}"
+
+
+class L1SparseAutoencoder(SparseAutoencoder):
+    r"""A sparse autoencoder with an L1 penalty, unit-norm atoms and a pre-bias.
+
+    .. math:: h = \mathrm{ReLU}(W_e(x - b_d) + b_e), \quad \hat x = D h + b_d, \quad
+              \min \tfrac12\lVert x - \hat x\rVert^2 + \lambda \lVert h\rVert_1,
+              \ \lVert D_{:,j}\rVert = 1
+
+    (Bricken et al., 2023): a :class:`SparseAutoencoder` with
+    ``constraint="unit_norm"`` and ``pre_bias=True``, seeded by its own generator.
+    Call :meth:`normalize_decoder_` after every step
+    (``fit(..., after_step=lambda m: m.normalize_decoder_())``): without it the L1
+    term is defeated by shrinking :math:`h` and growing :math:`D`.
+    Chapter *Superposition and interpretability*.
+
+    Parameters
+    ----------
+    n_inputs, n_latents : int
+        Input dimension and number of latents (atoms).
+    seed : int
+        Seed of the initial atoms.
+
+    Examples
+    --------
+    >>> sae = L1SparseAutoencoder(n_inputs=3, n_latents=6)
+    >>> x_hat, h = sae(torch.zeros(2, 3))
+    >>> tuple(x_hat.shape), tuple(h.shape)
+    ((2, 3), (2, 6))
+    """
+
+    def __init__(self, n_inputs, n_latents, *, seed=0):
+        super().__init__(n_inputs, n_latents, constraint="unit_norm", pre_bias=True,
+                         seed=seed)
+
+
+class TopKSparseAutoencoder(SparseAutoencoder):
+    r"""A sparse autoencoder that keeps the ``k`` largest pre-activations (Gao et al., 2024).
+
+    .. math:: h = \mathrm{ReLU}\big(\mathrm{TopK}_k(W_e(x - b_d) + b_e)\big), \quad
+              \hat x = D h + b_d, \quad \min \tfrac12\lVert x - \hat x\rVert^2
+
+    Sparsity is set by ``k`` directly, so there is no L1 term to tune (``lam``
+    defaults to 0) and no shrinkage of the kept values. Every code has at most ``k``
+    non-zeros. Otherwise an :class:`L1SparseAutoencoder`: unit-norm atoms, a pre-bias.
+    Chapter *Superposition and interpretability*.
+
+    Parameters
+    ----------
+    n_inputs, n_latents : int
+    k : int
+        Number :math:`1 \le k \le` ``n_latents`` of latents kept per signal.
+    seed : int
+        Seed of the initial atoms.
+
+    Examples
+    --------
+    >>> sae = TopKSparseAutoencoder(n_inputs=3, n_latents=6, k=2)
+    >>> _, h = sae(torch.randn(4, 3))
+    >>> bool(((h != 0).sum(dim=1) <= 2).all())
+    True
+    """
+
+    def __init__(self, n_inputs, n_latents, k, *, seed=0):
+        super().__init__(n_inputs, n_latents, constraint="unit_norm", pre_bias=True,
+                         seed=seed)
+        self.k = check_scalar(k, "k", low=1, integer=True, high=self.n_hidden)
+
+    def activation(self, pre):
+        """ReLU of the ``k`` largest pre-activations of each signal, zero elsewhere."""
+        values, idx = pre.topk(self.k, dim=-1)
+        return torch.zeros_like(pre).scatter(-1, idx, torch.relu(values))
+
+    def extra_repr(self):
+        return super().extra_repr() + f", k={self.k}"

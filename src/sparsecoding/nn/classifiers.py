@@ -20,6 +20,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from .._validation import check_choice, check_scalar
+from ._checks import _reference, check_batch, check_labels, check_tensor
 
 __all__ = [
     "l1_activation_penalty",
@@ -49,6 +50,8 @@ def l1_activation_penalty(h):
         raise TypeError(f"h must be a torch tensor, got {type(h).__name__}")
     if h.ndim < 1 or h.shape[0] == 0:
         raise ValueError(f"h must have a non-empty batch dimension, got {tuple(h.shape)}")
+    if h.is_floating_point() and not bool(torch.isfinite(h.detach()).all()):
+        raise ValueError("h must contain only finite values, got NaN or inf")
     return h.abs().reshape(h.shape[0], -1).sum(dim=1).mean()
 
 
@@ -94,7 +97,9 @@ class _SparseClassifier(nn.Module):
         ``accuracy`` the fraction of the batch classified correctly.
         """
         lam = _check_lam(lam)
+        check_batch(x, "x")
         logits, h = self(x)[:2]
+        y = check_labels(y, "y", logits.shape[0], logits.shape[1], logits.device)
         ce = F.cross_entropy(logits, y)
         l1 = l1_activation_penalty(h)
         active = (h > 0).reshape(h.shape[0], -1).sum(dim=1).float().mean()
@@ -128,25 +133,54 @@ class SparseMLP(_SparseClassifier):
         n_inputs = check_scalar(n_inputs, "n_inputs", low=1, integer=True)
         n_hidden = check_scalar(n_hidden, "n_hidden", low=1, integer=True)
         n_classes = check_scalar(n_classes, "n_classes", low=2, integer=True)
+        self.n_inputs = n_inputs
         self.hidden = nn.Linear(n_inputs, n_hidden)
         self.out = nn.Linear(n_hidden, n_classes)
 
+    def check_input(self, x, name="x"):
+        """``x`` as ``(batch, n_inputs)``: flat signals, or images ``(batch, [1,] H, W)``
+        with ``H * W = n_inputs``; a ``TypeError``/``ValueError`` naming ``name``
+        otherwise."""
+        shape_text = f"(batch, {self.n_inputs}) or images (batch, [1,] H, W)"
+        check_tensor(x, name, self, shape_text=shape_text)
+        if x.ndim == 2:
+            if x.shape[1] != self.n_inputs:
+                raise ValueError(
+                    f"{name} has {x.shape[1]} features (shape {tuple(x.shape)}) but the "
+                    f"model expects {self.n_inputs} (n_inputs={self.n_inputs}): {name} "
+                    f"must have shape {shape_text}")
+            return x
+        if x.ndim in (3, 4) and (x.ndim == 3 or x.shape[1] == 1):
+            if x.shape[-1] * x.shape[-2] != self.n_inputs:
+                raise ValueError(
+                    f"{name} holds images of {x.shape[-2]}x{x.shape[-1]} = "
+                    f"{x.shape[-1] * x.shape[-2]} pixels but the model expects "
+                    f"{self.n_inputs} inputs (n_inputs={self.n_inputs})")
+            return x.reshape(x.shape[0], self.n_inputs)
+        raise ValueError(f"{name} must have shape {shape_text}, got {tuple(x.shape)}")
+
     def forward(self, x):
         """``x`` is ``(batch, n_inputs)`` or images ``(batch, [1,] 28, 28)``: ``(logits, h)``."""
-        h = F.relu(self.hidden(x.reshape(x.shape[0], -1)))
+        h = F.relu(self.hidden(self.check_input(x)))
         return self.out(h), h
 
 
-def _as_images(x):
+def _as_images(x, side=None, name="x"):
+    """``x`` as ``(batch, 1, side, side)`` from flat, 3-D or 4-D images."""
     if x.ndim == 2:  # flattened square images
-        side = int(round(x.shape[1] ** 0.5))
-        if side * side != x.shape[1]:
-            raise ValueError(f"x must hold square images, got shape {tuple(x.shape)}")
-        x = x.reshape(-1, 1, side, side)
+        s = int(round(x.shape[1] ** 0.5)) if side is None else side
+        if s * s != x.shape[1]:
+            raise ValueError(f"{name} must hold flattened {s}x{s} images, (batch, {s * s}), "
+                             f"got shape {tuple(x.shape)}")
+        x = x.reshape(-1, 1, s, s)
     elif x.ndim == 3:
         x = x.unsqueeze(1)
-    if x.ndim != 4:
-        raise ValueError(f"x must be (batch, 1, H, W), got shape {tuple(x.shape)}")
+    if x.ndim != 4 or x.shape[1] != 1:
+        raise ValueError(f"{name} must be one-channel images (batch, 1, H, W), got shape "
+                         f"{tuple(x.shape)}")
+    if side is not None and tuple(x.shape[2:]) != (side, side):
+        raise ValueError(f"{name} must hold {side}x{side} images (image_size={side}), got "
+                         f"{x.shape[2]}x{x.shape[3]}")
     return x
 
 
@@ -177,14 +211,27 @@ class SparseCNN(_SparseClassifier):
         kernel_size = check_scalar(kernel_size, "kernel_size", low=1, integer=True)
         stride = check_scalar(stride, "stride", low=1, integer=True)
         image_size = check_scalar(image_size, "image_size", low=1, integer=True)
+        self.image_size = image_size
         self.conv = nn.Conv2d(1, n_maps, kernel_size, stride=stride,
                               padding=kernel_size // 2)
         side = (image_size + 2 * (kernel_size // 2) - kernel_size) // stride + 1
         self.out = nn.Linear(n_maps * side * side, n_classes)
 
+    def check_input(self, x, name="x"):
+        """``x`` as ``(batch, 1, S, S)`` images (``S = image_size``), from images with or
+        without their channel axis or flattened ``(batch, S * S)``; a
+        ``TypeError``/``ValueError`` naming ``name`` otherwise."""
+        S = self.image_size
+        check_tensor(x, name, self, shape_text=f"(batch, 1, {S}, {S}), (batch, {S}, {S}) "
+                                               f"or (batch, {S * S})")
+        if x.ndim < 2:
+            raise ValueError(f"{name} must be a batch of images (batch, 1, {S}, {S}), got "
+                             f"shape {tuple(x.shape)} (for one image use {name}[None])")
+        return _as_images(x, S, name)
+
     def encode(self, x):
         """The hidden feature maps ``(batch, n_maps, 14, 14)``."""
-        return F.relu(self.conv(_as_images(x)))
+        return F.relu(self.conv(self.check_input(x)))
 
     def forward(self, x):
         """``(logits, h)`` with ``h`` the feature maps."""
@@ -257,7 +304,9 @@ class ConvSparseAutoencoderClassifier(SparseCNN):
         lam = _check_lam(lam)
         beta = check_scalar(beta, "beta", low=0.0)
         recon = check_choice(recon, "recon", ("mean", "sum"))
+        check_batch(x, "x")
         logits, h, x_hat = self(x)
+        y = check_labels(y, "y", logits.shape[0], logits.shape[1], logits.device)
         ce = F.cross_entropy(logits, y)
         mse = F.mse_loss(x_hat, _as_images(x))
         rec = mse if recon == "mean" else mse * x_hat[0].numel()
@@ -289,14 +338,21 @@ def activation_statistics(model, X, y, *, batch_size=500):
     >>> stats["n_units"]
     3
     """
+    if not isinstance(model, _SparseClassifier):
+        raise TypeError(f"model must be a classifier of sparsecoding.nn.classifiers, got "
+                        f"{type(model).__name__}")
     if not isinstance(X, torch.Tensor) or not isinstance(y, torch.Tensor):
         raise TypeError("X and y must be torch tensors")
-    if X.shape[0] != y.shape[0] or X.shape[0] == 0:
-        raise ValueError(f"X and y must share a non-empty first dimension, got "
-                         f"{tuple(X.shape)} and {tuple(y.shape)}")
+    if X.ndim < 2 or X.shape[0] == 0:
+        raise ValueError(f"X must be a non-empty batch, got shape {tuple(X.shape)}")
+    dtype, device = _reference(model)
+    model.check_input(X[:1].to(device), "X")
+    n_classes = model.out.out_features
+    check_labels(y, "y", X.shape[0], n_classes, y.device)
     batch_size = check_scalar(batch_size, "batch_size", low=1, integer=True)
+    from ..codes import dead_unit_mask
+
     model.eval()
-    device = next(model.parameters()).device
     correct, active, sq_err, ever = 0, 0.0, 0.0, None
     for start in range(0, X.shape[0], batch_size):
         xb = X[start:start + batch_size].to(device)
@@ -304,9 +360,9 @@ def activation_statistics(model, X, y, *, batch_size=500):
         out = model(xb)
         logits, h = out[0], out[1].flatten(1)
         correct += int((logits.argmax(1) == yb).sum())
-        on = h > 0
-        active += float(on.sum())
-        ever = on.any(0) if ever is None else ever | on.any(0)
+        active += float((h > 0).sum())
+        on = ~dead_unit_mask(h)  # the one definition of a dead unit, in codes
+        ever = on if ever is None else ever | on
         if len(out) > 2:
             sq_err += float(((out[2] - _as_images(xb)) ** 2).sum())
     n = X.shape[0]

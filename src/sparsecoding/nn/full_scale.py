@@ -97,7 +97,8 @@ def _train_steps(model, loss_fn, tensors, *, steps, batch, lr, seed, device,
         pos += batch
         loss, parts = loss_fn(model, *(t[idx] for t in tensors))
         if not torch.isfinite(loss):
-            raise FloatingPointError(f"the loss became {float(loss)} at step {step}")
+            from ..training import _diverged
+            raise _diverged("the loss", float(loss), f"at step {step}", opt)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -203,7 +204,7 @@ def amortisation_gap(model, X, lam):
     with torch.no_grad():
         H_enc = model.encode(X).double().cpu().numpy()
         D = model.decoder_weight.detach().double().cpu().numpy()
-        Xc = (X - model._decoder_bias).double().cpu().numpy()
+        Xc = (X - model.b_dec).double().cpu().numpy()
     H_star = homotopy(D, Xc, lam).codes
 
     def F(H):
@@ -288,8 +289,17 @@ def run_config(name, *, device=None, steps=None, n_train=None, seeds=None):
     """
     if name not in CONFIGS:
         raise ValueError(f"name must be one of {sorted(CONFIGS)}, got {name!r}")
-    from ..training import get_device
-    device = torch.device(device) if device is not None else get_device()
+    from .._validation import check_scalar
+    from ..training import check_device, get_device
+    device = check_device(device) if device is not None else get_device()
+    if steps is not None:
+        steps = check_scalar(steps, "steps", low=1, integer=True)
+    if n_train is not None:
+        n_train = check_scalar(n_train, "n_train", low=1, integer=True)
+    if seeds is not None:
+        seeds = [check_scalar(s, "seeds", low=0, integer=True) for s in seeds]
+        if not seeds:
+            raise ValueError("seeds must hold at least one seed")
     cfg = dict(CONFIGS[name])
     if seeds is not None:
         cfg["seeds"] = list(seeds)
@@ -305,9 +315,12 @@ def run_config(name, *, device=None, steps=None, n_train=None, seeds=None):
 
 def run_all(out, *, names=None, device=None, steps=None, n_train=None, seeds=None):
     """Run the configurations ``names`` (all by default) and write the results file ``out``."""
-    from ..training import get_device
-    device = torch.device(device) if device is not None else get_device()
+    from ..training import check_device, get_device
+    device = check_device(device) if device is not None else get_device()
     names = list(CONFIGS) if names is None else list(names)
+    unknown = [n for n in names if n not in CONFIGS]
+    if unknown:
+        raise ValueError(f"names must be among {sorted(CONFIGS)}, got {unknown}")
     out = Path(out)
     results = json.loads(out.read_text()) if out.exists() else {}
     results.update({

@@ -4,11 +4,11 @@ Gregor and LeCun (2010) unroll :math:`T` steps of ISTA started from zero,
 
 .. math::
 
-    h_1 = S_\theta(W_e x), \qquad h_{t+1} = S_\theta(W_e x + S h_t), \quad t = 1, \dots, T-1,
+    h_1 = S_\theta(W_e x), \qquad h_{t+1} = S_\theta(W_e x + W_h h_t), \quad t = 1, \dots, T-1,
 
-and learn :math:`W_e`, :math:`S` and the per-atom thresholds :math:`\theta` so that
+and learn :math:`W_e`, :math:`W_h` and the per-atom thresholds :math:`\theta` so that
 :math:`h_T` approaches the lasso solution :math:`h^\star`. Initialised from a dictionary
-with :math:`W_e = D^\top / L`, :math:`S = I - D^\top D / L` and
+with :math:`W_e = D^\top / L`, :math:`W_h = I - D^\top D / L` and
 :math:`\theta = \lambda / L`, the network computes exactly :math:`T` iterations of ISTA.
 The chapter *Homotopy and unrolled networks* trains it.
 """
@@ -19,7 +19,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from .._arrays import to_numpy
 from .._validation import check_array, check_scalar
+from ._checks import check_features
 
 __all__ = ["LISTA", "train_lista"]
 
@@ -46,7 +48,7 @@ class LISTA(nn.Module):
     Attributes
     ----------
     W_e : ``(n_atoms, n_features)``, the encoder :math:`W_e`
-    S : ``(n_atoms, n_atoms)``, the mutual inhibition :math:`S`
+    W_h : ``(n_atoms, n_atoms)``, the mutual inhibition :math:`W_h`
     theta : ``(n_atoms,)``, the thresholds :math:`\theta`
 
     Examples
@@ -69,9 +71,7 @@ class LISTA(nn.Module):
             D = rng.standard_normal((n_features, n_atoms))
             D /= np.linalg.norm(D, axis=0)
         else:
-            if isinstance(D, torch.Tensor):
-                D = D.detach().cpu().numpy()
-            D = check_array(D, "D", ndim=2)
+            D = to_numpy(check_array(D, "D", ndim=2))
             if D.shape != (n_features, n_atoms):
                 raise ValueError(
                     f"D must have shape (n_features, n_atoms) = {(n_features, n_atoms)}, "
@@ -81,10 +81,16 @@ class LISTA(nn.Module):
         L = float(np.linalg.norm(D, 2) ** 2) or 1.0
         dtype = dtype or torch.get_default_dtype()
         self.W_e = nn.Parameter(torch.as_tensor(D.T / L, dtype=dtype))
-        self.S = nn.Parameter(torch.as_tensor(np.eye(n_atoms) - D.T @ D / L, dtype=dtype))
+        self.W_h = nn.Parameter(torch.as_tensor(np.eye(n_atoms) - D.T @ D / L, dtype=dtype))
         self.theta = nn.Parameter(torch.full((n_atoms,), lam / L, dtype=dtype))
         self.lam = lam
         self.lipschitz = L
+        self.n_features, self.n_atoms = n_features, n_atoms
+
+    @property
+    def S(self):
+        """The former name of ``W_h``."""
+        return self.W_h
 
     @staticmethod
     def shrink(v, theta):
@@ -98,16 +104,11 @@ class LISTA(nn.Module):
         """
         T = self.n_layers if n_layers is None else check_scalar(
             n_layers, "n_layers", low=1, integer=True)
-        if not isinstance(X, torch.Tensor):
-            raise TypeError(f"X must be a torch tensor, got {type(X).__name__}")
-        if X.ndim != 2 or X.shape[1] != self.W_e.shape[1]:
-            raise ValueError(
-                f"X must have shape (n_signals, {self.W_e.shape[1]}), got {tuple(X.shape)}"
-            )
+        check_features(X, "X", self, self.n_features, what="n_features", ndim=(2,))
         B = X @ self.W_e.T
         H = self.shrink(B, self.theta)
         for _ in range(T - 1):
-            H = self.shrink(B + H @ self.S.T, self.theta)
+            H = self.shrink(B + H @ self.W_h.T, self.theta)
         return H
 
 
@@ -141,14 +142,17 @@ def train_lista(model, X, H_star, *, epochs=20, batch_size=64, lr=1e-3, seed=0,
     if not isinstance(model, LISTA):
         raise TypeError(f"model must be a LISTA, got {type(model).__name__}")
     dtype = model.W_e.dtype
-    X = torch.as_tensor(check_array(X, "X", ndim=2) if not isinstance(X, torch.Tensor)
-                        else X, dtype=dtype)
-    H_star = torch.as_tensor(
-        check_array(H_star, "H_star", ndim=2) if not isinstance(H_star, torch.Tensor)
-        else H_star, dtype=dtype)
-    if H_star.shape != (X.shape[0], model.S.shape[0]):
+    X = torch.as_tensor(check_array(X, "X", ndim=2), dtype=dtype)
+    H_star = torch.as_tensor(check_array(H_star, "H_star", ndim=2), dtype=dtype)
+    if X.shape[1] != model.n_features:
         raise ValueError(
-            f"H_star must have shape {(X.shape[0], model.S.shape[0])} (n_signals, "
+            f"X has {X.shape[1]} features (shape {tuple(X.shape)}) but the model expects "
+            f"{model.n_features} (n_features): X must have shape (n_signals, "
+            f"{model.n_features})"
+        )
+    if H_star.shape != (X.shape[0], model.n_atoms):
+        raise ValueError(
+            f"H_star must have shape {(X.shape[0], model.n_atoms)} (n_signals, "
             f"n_atoms), got {tuple(H_star.shape)}"
         )
 

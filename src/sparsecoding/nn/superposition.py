@@ -17,16 +17,19 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .._backend import is_tensor
+from .._arrays import to_numpy
 from .._validation import check_array, check_scalar
+from ._checks import _reference, check_batch, check_features
+# The two autoencoders of the chapter belong to the one family of ``autoencoders``;
+# they are importable from here, where the chapter imports them.
+from .autoencoders import (L1SparseAutoencoder, SparseAutoencoder,  # noqa: F401
+                           TopKSparseAutoencoder)
 
 __all__ = [
     "sample_sparse_features",
     "random_embedding",
     "ToyFeatureData",
     "ToyModel",
-    "L1SparseAutoencoder",
-    "TopKSparseAutoencoder",
     "mean_max_cosine_similarity",
     "dead_latents",
     "resample_dead_latents",
@@ -119,127 +122,34 @@ class ToyModel(nn.Module):
         super().__init__()
         n_features = check_scalar(n_features, "n_features", low=1, integer=True)
         n_dims = check_scalar(n_dims, "n_dims", low=1, integer=True)
+        self.n_features = n_features
         self.W = nn.Parameter(torch.empty(n_dims, n_features))
         nn.init.xavier_normal_(self.W)
         self.b = nn.Parameter(torch.zeros(n_features))
 
     def forward(self, f):
+        r"""The reconstruction :math:`\hat f` of the features ``f`` ``(n, n_features)``."""
+        check_features(f, "f", self, self.n_features, what="n_features")
         return F.relu(f @ self.W.T @ self.W + self.b)
 
     def loss(self, f, importance):
-        """The importance-weighted squared error, averaged over the batch."""
+        r"""The importance-weighted squared error, averaged over the batch.
+
+        ``importance`` holds one weight :math:`I_j \ge 0` per feature (or one for all);
+        it is moved to the dtype and device of ``f``.
+        """
+        check_batch(check_features(f, "f", self, self.n_features, what="n_features"), "f")
+        importance = torch.as_tensor(importance, dtype=f.dtype, device=f.device)
+        if importance.shape not in ((), (self.n_features,)):
+            raise ValueError(f"importance must have shape ({self.n_features},), one weight "
+                             f"per feature, got {tuple(importance.shape)}")
+        if not bool(torch.isfinite(importance).all()) or bool((importance < 0).any()):
+            raise ValueError("importance must hold finite non-negative weights")
         return (importance * (f - self(f)) ** 2).sum(dim=1).mean()
 
 
-class _SparseAutoencoder(nn.Module):
-    """Encoder, unit-norm decoder columns and a shared pre-/post-bias."""
-
-    def __init__(self, n_inputs, n_latents, seed):
-        super().__init__()
-        n_inputs = check_scalar(n_inputs, "n_inputs", low=1, integer=True)
-        n_latents = check_scalar(n_latents, "n_latents", low=1, integer=True)
-        gen = torch.Generator().manual_seed(check_scalar(seed, "seed", low=0,
-                                                         integer=True))
-        D = torch.randn(n_inputs, n_latents, generator=gen)
-        D = D / D.norm(dim=0, keepdim=True)
-        self.W_dec = nn.Parameter(D)                 # (n_inputs, n_latents): columns
-        self.W_enc = nn.Parameter(D.T.clone())       # tied at initialisation
-        self.b_enc = nn.Parameter(torch.zeros(n_latents))
-        self.b_dec = nn.Parameter(torch.zeros(n_inputs))
-
-    @property
-    def decoder_directions(self):
-        """The dictionary: ``(n_inputs, n_latents)``, one unit-norm atom per column."""
-        return self.W_dec.detach()
-
-    def pre_activation(self, x):
-        return (x - self.b_dec) @ self.W_enc.T + self.b_enc
-
-    def decode(self, h):
-        return h @ self.W_dec.T + self.b_dec
-
-    def forward(self, x):
-        """``(x_hat, h)``: the reconstruction and the code."""
-        h = self.encode(x)
-        return self.decode(h), h
-
-    @torch.no_grad()
-    def normalize_decoder_(self):
-        """Project every decoder column back onto the unit sphere (after each step)."""
-        self.W_dec /= self.W_dec.norm(dim=0, keepdim=True).clamp_min(1e-12)
-
-
-class L1SparseAutoencoder(_SparseAutoencoder):
-    r"""A sparse autoencoder with an L1 penalty and unit-norm decoder columns.
-
-    .. math:: h = \mathrm{ReLU}(W_e(x - b_d) + b_e), \quad \hat x = D h + b_d, \quad
-              \min \tfrac12\lVert x - \hat x\rVert^2 + \lambda \lVert h\rVert_1,
-              \ \lVert D_{:,j}\rVert = 1
-
-    (Bricken et al., 2023). Call :meth:`normalize_decoder_` after every step
-    (``fit(..., after_step=lambda m: m.normalize_decoder_())``): without it the L1
-    term is defeated by shrinking :math:`h` and growing :math:`D`.
-
-    Examples
-    --------
-    >>> sae = L1SparseAutoencoder(n_inputs=3, n_latents=6)
-    >>> x_hat, h = sae(torch.zeros(2, 3))
-    >>> tuple(x_hat.shape), tuple(h.shape)
-    ((2, 3), (2, 6))
-    """
-
-    def __init__(self, n_inputs, n_latents, *, seed=0):
-        super().__init__(n_inputs, n_latents, seed)
-
-    def encode(self, x):
-        return F.relu(self.pre_activation(x))
-
-    def loss(self, x, lam):
-        """``(loss, {"mse": ..., "l1": ..., "l0": ...})``, averaged over the batch."""
-        lam = check_scalar(lam, "lam", low=0.0)
-        x_hat, h = self(x)
-        sq = 0.5 * ((x - x_hat) ** 2).sum(dim=1).mean()
-        l1 = h.sum(dim=1).mean()
-        return sq + lam * l1, {"mse": sq.detach(), "l1": l1.detach(),
-                               "l0": (h > 0).float().sum(dim=1).mean()}
-
-
-class TopKSparseAutoencoder(_SparseAutoencoder):
-    r"""A sparse autoencoder that keeps the ``k`` largest pre-activations (Gao et al., 2024).
-
-    .. math:: h = \mathrm{ReLU}\big(\mathrm{TopK}_k(W_e(x - b_d) + b_e)\big), \quad
-              \hat x = D h + b_d, \quad \min \tfrac12\lVert x - \hat x\rVert^2
-
-    Sparsity is set by ``k`` directly, so there is no L1 term to tune and no shrinkage
-    of the kept values. Every code has at most ``k`` non-zeros.
-
-    Examples
-    --------
-    >>> sae = TopKSparseAutoencoder(n_inputs=3, n_latents=6, k=2)
-    >>> _, h = sae(torch.randn(4, 3))
-    >>> bool(((h != 0).sum(dim=1) <= 2).all())
-    True
-    """
-
-    def __init__(self, n_inputs, n_latents, k, *, seed=0):
-        super().__init__(n_inputs, n_latents, seed)
-        self.k = check_scalar(k, "k", low=1, integer=True, high=n_latents)
-
-    def encode(self, x):
-        pre = self.pre_activation(x)
-        values, idx = pre.topk(self.k, dim=-1)
-        return torch.zeros_like(pre).scatter(-1, idx, F.relu(values))
-
-    def loss(self, x, lam=0.0):
-        """``(loss, {"mse": ..., "l0": ...})``; ``lam`` is ignored (kept for symmetry)."""
-        x_hat, h = self(x)
-        sq = 0.5 * ((x - x_hat) ** 2).sum(dim=1).mean()
-        return sq, {"mse": sq.detach(), "l0": (h > 0).float().sum(dim=1).mean()}
-
-
 def _to_numpy(a, name):
-    a = check_array(a, name, ndim=2)
-    return a.detach().cpu().double().numpy() if is_tensor(a) else np.asarray(a, float)
+    return np.asarray(to_numpy(check_array(a, name, ndim=2)), dtype=np.float64)
 
 
 def mean_max_cosine_similarity(learned, true):
@@ -270,14 +180,41 @@ def mean_max_cosine_similarity(learned, true):
     return float((Tn.T @ Ln).max(axis=1).mean())
 
 
+def _check_model(model):
+    if not isinstance(model, SparseAutoencoder):
+        raise TypeError(f"model must be a sparse autoencoder of sparsecoding.nn, got "
+                        f"{type(model).__name__}")
+
+
+def _on_model(model, X):
+    """Signals ``X`` checked and moved to the model's device (data may live elsewhere)."""
+    if isinstance(X, torch.Tensor):
+        X = X.to(_reference(model)[1])
+    return check_features(X, "X", model, model.n_inputs, ndim=(2,))
+
+
 @torch.no_grad()
 def dead_latents(model, X, *, batch_size=4096):
-    """Boolean tensor ``(n_latents,)``: which latents are zero on every row of ``X``."""
-    ever = None
+    """Boolean tensor ``(n_latents,)``: which latents are zero on every row of ``X``.
+
+    The codes are made by ``model.encode`` batch by batch, each batch moved to the
+    model's device, and the verdict is the one definition of a dead unit,
+    :func:`sparsecoding.codes.dead_unit_mask`. The mask is on the model's device.
+    """
+    from ..codes import dead_unit_mask
+
+    _check_model(model)
+    if not isinstance(X, torch.Tensor):
+        raise TypeError(f"X must be a torch tensor of shape (n_signals, {model.n_inputs}), "
+                        f"got {type(X).__name__}")
+    check_batch(_on_model(model, X[:1]), "X")
+    batch_size = check_scalar(batch_size, "batch_size", low=1, integer=True)
+    dead = None
     for start in range(0, X.shape[0], batch_size):
-        on = (model.encode(X[start:start + batch_size]) > 0).any(0)
-        ever = on if ever is None else ever | on
-    return ~ever
+        xb = _on_model(model, X[start:start + batch_size])
+        batch_dead = dead_unit_mask(model.encode(xb))
+        dead = batch_dead if dead is None else dead & batch_dead
+    return dead
 
 
 @torch.no_grad()
@@ -289,7 +226,8 @@ def resample_dead_latents(model, X, dead, *, optimizer=None, scale=0.2, seed=0):
     along :math:`x - b_d`, its encoder row to the same vector times ``scale`` times the
     mean norm of the living encoder rows, its bias to 0, and (with ``optimizer``) clear
     Adam's moments of those entries (Bricken et al., 2023). Returns the number of
-    latents resampled. Chapter: *Superposition and interpretability*.
+    latents resampled. ``X`` is moved to the model's device. Chapter: *Superposition
+    and interpretability*.
 
     Examples
     --------
@@ -297,8 +235,8 @@ def resample_dead_latents(model, X, dead, *, optimizer=None, scale=0.2, seed=0):
     >>> resample_dead_latents(sae, torch.randn(8, 2), torch.tensor([True, False, False, True]))
     2
     """
-    if not isinstance(X, torch.Tensor) or X.ndim != 2:
-        raise TypeError("X must be a 2-D torch tensor")
+    _check_model(model)
+    X = check_batch(_on_model(model, X), "X")
     dead = torch.as_tensor(dead, dtype=torch.bool)
     if dead.shape != (model.W_dec.shape[1],):
         raise ValueError(f"dead must have shape ({model.W_dec.shape[1]},), got "
