@@ -217,3 +217,12 @@ def test_type_errors():
         k_winners_take_all(np.ones(3), 1.5)
     with pytest.raises(TypeError, match="codes"):
         superposition_false_detections(torch.eye(3))
+
+
+def test_k_winners_breaks_ties_by_position_on_both_kinds():
+    A = np.array([[1.0, 2.0, 2.0, 2.0, 0.5], [3.0, 3.0, 3.0, 3.0, 3.0]])
+    expected = np.array([[0.0, 2.0, 2.0, 0.0, 0.0], [3.0, 3.0, 0.0, 0.0, 0.0]])
+    np.testing.assert_array_equal(k_winners_take_all(A, 2), expected)
+    torch = pytest.importorskip("torch")
+    np.testing.assert_array_equal(k_winners_take_all(torch.as_tensor(A), 2).numpy(),
+                                  expected)

@@ -206,12 +206,12 @@ def test_resampled_atoms_and_threads():
     kw = dict(epochs=2, batch_size=100, progress=False, coder="homotopy")
     with threadpoolctl.threadpool_limits(limits=1, user_api="blas"):
         one = learn_dictionary(X, 60, 2.0, **kw)
-    assert one.extra["n_resampled"] > 0
+    assert one.n_resampled > 0
     with threadpoolctl.threadpool_limits(limits=2, user_api="blas"):
         two = learn_dictionary(X, 60, 2.0, **kw)
     np.testing.assert_array_equal(two.D, one.D)
     np.testing.assert_array_equal(two.codes, one.codes)
     torch = pytest.importorskip("torch")
     t = learn_dictionary(torch.as_tensor(X), 60, 2.0, **kw)  # NumPy loop over columns
-    assert t.extra["n_resampled"] == one.extra["n_resampled"]
+    assert t.n_resampled == one.n_resampled
     np.testing.assert_allclose(t.D.numpy(), one.D, atol=1e-9)

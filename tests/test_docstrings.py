@@ -14,8 +14,8 @@ import pytest
 
 numpydoc_validate = pytest.importorskip("numpydoc.validate")
 
-MODULES = ["solvers", "constrained", "imaging", "prox", "dictionary", "codes",
-           "subgradient"]
+MODULES = ["solvers", "_homotopy", "constrained", "imaging", "prox", "dictionary",
+           "codes", "subgradient"]
 IGNORED = {"PR07", "PR01", "RT01", "RT03", "SA01", "EX01", "ES01"}
 
 

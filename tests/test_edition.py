@@ -201,6 +201,15 @@ def test_edition_renders_without_myst_in_nbconvert(site, chapter):
         assert not any(c.cell_type == "code" and c.source == source.cells[i].source
                        for c in nb.cells)
     assert nb.cells[-1].source.startswith("## References")
+    # every work the chapter cites is in that list (jupyterlab-myst shows citations as
+    # keys: the edition and the site are where readers get author-year and the entries)
+    cited = {key.strip() for c in source.cells if c.cell_type == "markdown"
+             for m in re.finditer(r"\{cite(?::\w+)?\}`([^`]*)`", c.source)
+             for key in m.group(1).split(",")}
+    assert nb.cells[-1].source.count("\n- ") == len(cited) > 0
+    # the cell that reads the measured times is left out: its values are written in
+    assert not any("chapter-time" in c.metadata.get("tags", []) for c in nb.cells)
+    assert not any("{eval}" in c.source for c in nb.cells if c.cell_type == "markdown")
     # test cells that only assert are not in the edition; set-up cells are
     asserts = [c.source for c in source.cells if edition._only_asserts(c)]
     assert not any(c.source in asserts for c in nb.cells if c.cell_type == "code")

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 from sklearn.linear_model import Lasso, lars_path
 
-from sparsecoding.homotopy import homotopy, homotopy_path
+import sparsecoding as sc
+from sparsecoding import homotopy, homotopy_path
 
 
 def _problem(n_features, n_atoms, n_signals=4, seed=0):
@@ -39,7 +40,7 @@ def test_matches_sklearn_lasso(shape, lam):
     assert res.objective[0] == pytest.approx(0.5 * np.sum(X * X), rel=1e-12)
     assert res.objective[-1] == pytest.approx(
         0.5 * np.sum(R * R) + lam * np.abs(ref).sum(), rel=1e-10)
-    assert res.n_iter == res.extra["n_steps"].max()
+    assert res.n_iter == res.n_steps.max()
 
 
 def test_matches_cvxpy():
@@ -81,9 +82,9 @@ def test_above_lambda_max_gives_zero():
     lam_max = np.abs(X @ D).max(axis=1)
     res = homotopy(D, X, float(lam_max.max()))
     assert np.all(res.codes == 0)
-    assert np.all(res.extra["n_steps"] == 0)
+    assert np.all(res.n_steps == 0)
     assert res.converged
-    np.testing.assert_allclose(res.extra["lambda_max"], lam_max)
+    np.testing.assert_allclose(res.lambda_max, lam_max)
 
 
 def test_single_signal_and_more_features_than_atoms():
@@ -152,8 +153,8 @@ def test_compiled_walk_equals_the_uncompiled_walk(shape, lam):
             np.empty(10_001), np.empty((10_001, p)), events, D, x,
             np.empty(D.shape[0]), False)
         assert status == _lars.DONE
-        assert res.extra["n_steps"][i] == steps
-        assert res.extra["lambda_max"][i] == pytest.approx(lam_max, rel=1e-14)
+        assert res.n_steps[i] == steps
+        assert res.lambda_max[i] == pytest.approx(lam_max, rel=1e-14)
         np.testing.assert_allclose(res.codes[i], h, atol=1e-10)
         n_drops += int(np.sum(events[1:steps + 1] < 0))
     assert res.converged
@@ -220,7 +221,7 @@ def test_blocks_of_signals_on_two_cores_give_the_same_codes():
     with threadpoolctl.threadpool_limits(limits=2, user_api="blas"):
         two = homotopy(D, X, 0.2)
     np.testing.assert_array_equal(two.codes, one.codes)
-    np.testing.assert_array_equal(two.extra["n_steps"], one.extra["n_steps"])
+    np.testing.assert_array_equal(two.n_steps, one.n_steps)
     # the per-step objectives are summed block by block: equal up to the order of sums
     np.testing.assert_allclose(two.objective, one.objective, rtol=1e-13)
 
@@ -239,7 +240,7 @@ class Block:
 sys.meta_path.insert(0, Block())
 import numpy as np
 from sparsecoding import _lars
-from sparsecoding.homotopy import homotopy
+from sparsecoding import homotopy
 assert not _lars.HAVE_NUMBA
 rng = np.random.default_rng(0)
 D = rng.standard_normal((10, 15)); D /= np.linalg.norm(D, axis=0)
@@ -258,3 +259,24 @@ print(res.converged)
     D /= np.linalg.norm(D, axis=0)
     X = rng.standard_normal((5, 10))
     np.testing.assert_allclose(np.load(out), homotopy(D, X, 0.1).codes, atol=1e-12)
+
+
+def test_typed_result_fields_also_by_name_in_extra():
+    """The homotopy's details are attributes of its result; ``extra`` holds the same
+    values by name for code written before."""
+    rng = np.random.default_rng(0)
+    D = rng.standard_normal((10, 15))
+    D /= np.linalg.norm(D, axis=0)
+    res = homotopy(D, rng.standard_normal((4, 10)), 0.1)
+    assert isinstance(res, sc.HomotopyResult) and isinstance(res, sc.SolverResult)
+    assert res.n_steps.shape == (4,) and res.n_iter == res.n_steps.max()
+    for name in ("n_steps", "lambda_max", "n_finished_by_fista", "n_degenerate"):
+        assert res.extra[name] is getattr(res, name)
+
+
+def test_the_function_is_public_and_the_module_private():
+    import importlib
+
+    assert callable(sc.homotopy) and sc.homotopy.__module__ == "sparsecoding._homotopy"
+    assert importlib.import_module("sparsecoding._homotopy").homotopy is sc.homotopy
+    assert sc.homotopy_path is importlib.import_module("sparsecoding._homotopy").homotopy_path

@@ -16,7 +16,7 @@ from sklearn.linear_model import Lasso
 
 import sparsecoding as sc
 from sparsecoding.duality import duality_gap, kkt_violation
-from sparsecoding.homotopy import homotopy
+from sparsecoding import homotopy
 
 KINDS = ("gaussian", "coherent", "duplicated", "scaled")
 

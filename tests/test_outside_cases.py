@@ -18,7 +18,7 @@ from sklearn.datasets import load_diabetes
 from sklearn.linear_model import Lasso
 
 from sparsecoding.duality import duality_gap, kkt_violation
-from sparsecoding.homotopy import homotopy, homotopy_path
+from sparsecoding import homotopy, homotopy_path
 
 
 def _objective(D, x, h, lam):

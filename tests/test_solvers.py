@@ -279,6 +279,7 @@ def test_cuda_matches_cpu():
     dict(solver="fista", mode="gram"), dict(solver="fista", mode="residual"),
     dict(solver="fista", mode="gram", restart="function"),
     dict(solver="fista", mode="residual", restart="gradient"),
+    dict(solver="fista", mode="gram", restart="gradient"),
     dict(solver="continuation_ista", mode="gram", n_layers=7),
 ])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])

@@ -93,7 +93,7 @@ def test_subgradient_method_approaches_sklearn_but_is_not_sparse():
     assert np.sum(h_star == 0) > 0
     res = subgradient_method(D, X[0], lam, max_iter=3000)
     assert res.objective.shape == (3001,)
-    best = res.extra["best_objective"]
+    best = res.best_objective
     assert np.all(np.diff(best) <= 0)
     assert best[-1] - F_star < 1e-3 * F_star
     assert np.sum(res.codes == 0) == 0  # no iterate lands exactly on zero
@@ -104,8 +104,9 @@ def test_subgradient_method_approaches_sklearn_but_is_not_sparse():
 def test_subgradient_method_steps_decrease_objective(step):
     D, X = _problem(8)
     res = subgradient_method(D, X, 0.1, max_iter=200, step=step, direction="min_norm")
-    assert res.extra["best_objective"][-1] < res.objective[0]
+    assert res.best_objective[-1] < res.objective[0]
     assert res.codes.shape == (3, 12)
+    assert res.step == step and res.extra["best_objective"] is res.best_objective
 
 
 def test_bad_inputs_name_the_argument():

@@ -9,6 +9,10 @@ are replaced, so the script can be run again after the chapters change::
 
     python chapters/_ext/add_quizzes.py                 # every chapter with a bank
     python chapters/_ext/add_quizzes.py chapters/part1  # only the chapters of a folder
+    python chapters/_ext/add_quizzes.py chapters/part2/ista.ipynb  # only this chapter
+
+Running it on a chapter that already has its cells replaces them (new cell ids, no
+outputs): name the chapters whose bank is new rather than re-running it everywhere.
 """
 
 from __future__ import annotations
@@ -43,10 +47,18 @@ def add_quiz(notebook: Path) -> bool:
     return True
 
 
+def _notebooks(path: Path) -> list[Path]:
+    """The chapter notebooks a command-line argument names: a notebook, or a folder's."""
+    path = path.resolve()
+    if path.suffix == ".ipynb":
+        return [path]
+    return [nb for nb in sorted(path.rglob("*.ipynb"))
+            if "_build" not in nb.parts and ".ipynb_checkpoints" not in nb.parts]
+
+
 def main(argv=None):
-    folders = [Path(a) for a in (argv if argv is not None else sys.argv[1:])] or [ROOT / "chapters"]
-    done = [nb for folder in folders for nb in sorted(folder.resolve().rglob("*.ipynb"))
-            if "_build" not in nb.parts and ".ipynb_checkpoints" not in nb.parts and add_quiz(nb)]
+    paths = [Path(a) for a in (argv if argv is not None else sys.argv[1:])] or [ROOT / "chapters"]
+    done = [nb for path in paths for nb in _notebooks(path) if add_quiz(nb)]
     for nb in done:
         print("self-check added:", nb.relative_to(ROOT))
 

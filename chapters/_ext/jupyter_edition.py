@@ -15,7 +15,9 @@ notebook, plus a zip of all of them and a wheel of the package:
   myst-nb's inline execution client and records what each expression returned in the
   executed kernel, so the text and the outputs come from the same run;
 - code cells carry the outputs of the build's execution; test cells that only assert
-  (tagged ``remove-cell``, removed from the site too) are left out.
+  (tagged ``remove-cell``, removed from the site too) are left out, and so is the cell
+  that reads the chapter's measured reading and running times (tagged ``chapter-time``),
+  whose values are written into the opening.
 
 The site's download button and the Colab launch button point at the edition.
 """
@@ -498,8 +500,10 @@ def edition_notebook(nb, docname: str, site: Site, values: dict[str, str], wheel
         if cell.cell_type == "markdown":
             new = nbformat.v4.new_markdown_cell(convert.convert(cell.source))
         elif cell.cell_type == "code":
-            if _only_asserts(cell):
-                i += 1  # test machinery (the site removes it too): not in the edition
+            if _only_asserts(cell) or "chapter-time" in cell.metadata.get("tags", []):
+                # test machinery (the site removes it too), or the cell that reads the
+                # chapter's measured times, whose values the edition writes in: left out
+                i += 1
                 continue
             new = copy.deepcopy(cell)
             new.metadata.pop("execution", None)

@@ -235,6 +235,10 @@ def build(out_dir: Path, root: Path = ROOT) -> list[dict]:
             test_path.parent.mkdir(parents=True, exist_ok=True)
             test_path.write_text(text)
         summary.append({"notebook": rel.as_posix(), "exercises": exercises})
+    times = root / "chapters" / "chapter_times.json"  # the openings' reading and running times
+    if times.is_file():
+        (out_dir / "chapters").mkdir(parents=True, exist_ok=True)
+        (out_dir / "chapters" / times.name).write_bytes(times.read_bytes())
     (out_dir / "README.md").write_text(
         "# Sparse coding, from first principles: student edition\n\n"
         "The chapters of the book with the worked solutions removed. Each exercise has a "
@@ -268,6 +272,9 @@ def write_downloads(target_dir: Path, root: Path = ROOT) -> list[Path]:
             bank = path.parent / "_quiz" / f"{path.stem}.json"
             if bank.is_file():
                 zf.write(bank, f"sparse-coding-notebooks/{bank.relative_to(root).as_posix()}")
+        times = root / "chapters" / "chapter_times.json"
+        if times.is_file():
+            zf.write(times, f"sparse-coding-notebooks/{times.relative_to(root).as_posix()}")
     return [target_dir / "student-edition.zip", notebooks]
 
 

@@ -23,7 +23,7 @@ from .prox import (
 from .dictionary import learn_dictionary, normalize_columns
 from .duality import duality_gap, gap_safe_screen, kkt_violation
 from .greedy import cosamp, iht, matching_pursuit, omp, subspace_pursuit
-from .homotopy import homotopy
+from ._homotopy import HomotopyPath, HomotopyResult, homotopy, homotopy_path
 from .splitting import admm, coordinate_descent
 from .solvers import (
     SolverResult,
@@ -40,6 +40,8 @@ from .solvers import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "HomotopyPath",
+    "HomotopyResult",
     "SolverResult",
     "admm",
     "continuation_ista",
@@ -50,6 +52,7 @@ __all__ = [
     "fista",
     "hard_threshold",
     "homotopy",
+    "homotopy_path",
     "iht",
     "ista",
     "kkt_violation",

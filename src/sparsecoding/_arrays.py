@@ -2,8 +2,8 @@
 
 The package dispatches with ``array_api_compat.array_namespace``: the namespace of the
 input is taken once at each public entry, and algorithms are written against it. The
-few operations the standard does not have are here: conversion to NumPy, random
-normal numbers from a seed, the sigmoid, and switching autograd off. torch is never
+few operations the standard does not have are here: conversion to and from NumPy,
+random normal numbers from a seed, the sigmoid, and switching autograd off. torch is never
 imported here: a tensor can only exist if the caller has imported torch already.
 
 Mixed inputs follow one rule (:func:`sparsecoding._validation.check_dictionary_and_signals`):
@@ -19,6 +19,7 @@ import contextlib
 import sys
 
 import numpy as np
+from array_api_compat import array_namespace, device
 
 
 def is_torch(a) -> bool:
@@ -32,11 +33,24 @@ def is_numpy(a) -> bool:
     return isinstance(a, (np.ndarray, np.generic))
 
 
-def to_numpy(a):
-    """``a`` as a NumPy array (a tensor is detached and copied to the host)."""
+def to_numpy(a, dtype=None):
+    """``a`` as a NumPy array, of ``dtype`` if given (a tensor is detached and copied
+    to the host)."""
     if is_torch(a):
-        return a.detach().cpu().numpy()
-    return np.asarray(a)
+        a = a.detach().cpu().numpy()
+    return np.asarray(a, dtype=dtype)
+
+
+def like(a, ref):
+    """The NumPy array ``a`` as an array of the kind, dtype and device of ``ref`` (for
+    results computed on the host, such as the homotopy's or a linear program's)."""
+    xp = array_namespace(ref)
+    return xp.asarray(a, dtype=ref.dtype, device=device(ref))
+
+
+def detach(a):
+    """``a`` cut from any autograd graph (a tensor's ``detach``; arrays as they are)."""
+    return a.detach() if is_torch(a) else a
 
 
 def synchronize(a):

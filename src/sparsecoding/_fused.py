@@ -9,13 +9,17 @@ expressions of the engine (which run instead on tensors, or without Numba):
 * :func:`prox_pass`: the gradient step and soft thresholding
   :math:`h^+ = S_{\theta}(y - \nabla / L)` (the formula of
   :func:`sparsecoding.prox.soft_threshold`, compiled from
-  :func:`sparsecoding.prox._soft_scalar`), and per signal :math:`\|h^+\|_1`,
-  :math:`(y - h^+)\cdot(h^+ - h)` (the gradient restart) and the number of nonzero
-  codes;
+  :func:`sparsecoding.prox._soft_scalar`), per signal :math:`\|h^+\|_1` and the
+  number of nonzero codes; with FISTA's momentum (no restart, or the gradient
+  restart, decided by the row's :math:`(y - h^+)\cdot(h^+ - h)`), also the next point
+  :math:`y = h^+ + \beta (h^+ - h)`, written over ``y`` while the row is in cache
+  (the coefficients by :func:`sparsecoding.solvers._momentum`, compiled);
 * :func:`sparse_image`: the image of the new codes from their nonzero entries, when
   few;
-* :func:`smooth_pass`: the smooth part of the objective of every signal;
-* :func:`momentum_pass`: :math:`y = h^+ + \beta (h^+ - h)` and the same for the images.
+* :func:`smooth_pass`: the smooth part of the objective of every signal, and with the
+  momentum the image of the next point, :math:`A_y = A^+ + \beta (A^+ - A)`;
+* :func:`momentum_pass`: the next point and its image alone (the function restart,
+  decided by the objective after the passes).
 
 The sums are added in another order than NumPy's, so the iterates agree with the
 array expressions to rounding (``tests/test_solvers.py`` checks it).
@@ -27,8 +31,14 @@ import numpy as np
 
 from ._compile import jit
 from .prox import _soft_scalar
+from .solvers import _momentum
 
 _soft = jit(inline="always")(_soft_scalar)
+_next_momentum = jit(inline="always")(_momentum)
+
+#: what :func:`prox_pass` and :func:`smooth_pass` do after a row: nothing (ISTA),
+#: extrapolate with the given ``beta``, or first decide the row's gradient restart
+NO_MOMENTUM, MOMENTUM, GRADIENT_RESTART = 0, 1, 2
 
 
 @jit(fastmath={"reassoc"})
@@ -51,14 +61,27 @@ def _prox_row(g_i, b_i, gram, y_i, h_i, L, t, hn_i, want_dot):
 
 
 @jit
-def prox_pass(G, B, gram, Y, H, L, thr, Hn, dot, l1, want_dot):
-    """``Hn = soft(Y - (G - B if gram else G) / L, thr)`` row by row, with ``l1`` and
-    (if ``want_dot``) ``dot`` per row; returns the number of nonzero codes."""
+def prox_pass(G, B, gram, Y, H, L, thr, Hn, l1, momentum, t, beta):
+    """``Hn = soft(Y - (G - B if gram else G) / L, thr)`` row by row, with ``l1`` per
+    row; returns the number of nonzero codes.
+
+    With ``momentum`` (:data:`MOMENTUM`), each row of ``Y`` is then replaced by the
+    next point ``Hn + beta (Hn - H)``; with :data:`GRADIENT_RESTART`, the row's
+    ``beta`` and ``t`` (float64) are first moved on by ``_momentum``, restarted
+    (``keep`` = 0) where ``(y - hn).(hn - h) > 0``. ``beta`` holds the coefficients in
+    the codes' precision, as the array expressions use them."""
     n_nonzero = 0
     for i in range(G.shape[0]):
-        z_i, dot[i], l1[i] = _prox_row(G[i], B[i] if gram else G[i], gram, Y[i], H[i],
-                                       L, thr[i], Hn[i], want_dot)
+        y_i, h_i, hn_i = Y[i], H[i], Hn[i]
+        z_i, dot, l1[i] = _prox_row(G[i], B[i] if gram else G[i], gram, y_i, h_i, L,
+                                    thr[i], hn_i, momentum == GRADIENT_RESTART)
         n_nonzero += z_i
+        if momentum == GRADIENT_RESTART:
+            beta[i], t[i] = _next_momentum(t[i], 0.0 if dot > 0 else 1.0)
+        if momentum:
+            b = beta[i]
+            for j in range(hn_i.shape[0]):
+                y_i[j] = hn_i[j] + b * (hn_i[j] - h_i[j])
     return n_nonzero
 
 
@@ -92,9 +115,10 @@ def sparse_image(Hn, M, out):
 
 
 @jit
-def smooth_pass(An, X, Hn, B, half_xx, gram, out):
+def smooth_pass(An, X, Hn, B, half_xx, gram, out, momentum, A, beta, AY):
     """Per row: residual form ``An -= X`` and ``out = |An|^2 / 2``; Gram form
-    ``out = |x|^2 / 2 + Hn.(An / 2 - B)``."""
+    ``out = |x|^2 / 2 + Hn.(An / 2 - B)``. With ``momentum``, then the image of the
+    next point, ``AY = An + beta (An - A)``."""
     n, m = An.shape
     for i in range(n):
         s = 0.0
@@ -108,6 +132,10 @@ def smooth_pass(An, X, Hn, B, half_xx, gram, out):
                 An[i, j] = a
                 s += a * a
             out[i] = 0.5 * s
+        if momentum:
+            b = beta[i]
+            for j in range(m):
+                AY[i, j] = An[i, j] + b * (An[i, j] - A[i, j])
 
 
 @jit

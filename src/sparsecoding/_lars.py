@@ -1,7 +1,7 @@
 r"""The homotopy (LARS-lasso) walk: the one implementation, compiled when Numba is there.
 
-The walk of :func:`sparsecoding.homotopy.homotopy` and
-:func:`sparsecoding.homotopy.homotopy_path`, written on the Gram matrix
+The walk of :func:`sparsecoding.homotopy` and
+:func:`sparsecoding.homotopy_path`, written on the Gram matrix
 :math:`G = D^\top D` and the correlations :math:`b = D^\top x`, so that no step touches
 the dictionary itself:
 

@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._arrays import is_torch as is_tensor
+from array_api_compat import array_namespace
+
+from ._arrays import like, to_numpy
 from ._validation import check_dictionary_and_signals, check_scalar
 
 __all__ = ["dct_matrix", "dct2_basis", "min_l2_representation", "basis_pursuit"]
@@ -103,12 +105,7 @@ def min_l2_representation(D, X):
     array([0.3333, 0.3333, 0.6667])
     """
     D, X2, squeeze = check_dictionary_and_signals(D, X)
-    if is_tensor(X2):
-        import torch
-
-        H = X2 @ torch.linalg.pinv(D).T
-    else:
-        H = X2 @ np.linalg.pinv(D).T
+    H = X2 @ array_namespace(X2).linalg.pinv(D).T
     return H[0] if squeeze else H
 
 
@@ -148,13 +145,7 @@ def basis_pursuit(D, X, *, tol=1e-9):
 
     D, X2, squeeze = check_dictionary_and_signals(D, X)
     tol = check_scalar(tol, "tol", low=0.0)
-    like = X2
-    if is_tensor(X2):
-        Dn = D.detach().cpu().double().numpy()
-        Xn = X2.detach().cpu().double().numpy()
-    else:
-        Dn = np.asarray(D, dtype=np.float64)
-        Xn = np.asarray(X2, dtype=np.float64)
+    Dn, Xn = to_numpy(D, np.float64), to_numpy(X2, np.float64)
     n_atoms = Dn.shape[1]
     A_eq = np.hstack([Dn, -Dn])
     c = np.ones(2 * n_atoms)
@@ -169,10 +160,5 @@ def basis_pursuit(D, X, *, tol=1e-9):
         h = res.x[:n_atoms] - res.x[n_atoms:]
         h[np.abs(h) < tol] = 0.0
         H[i] = h
-    if is_tensor(like):
-        import torch
-
-        H = torch.as_tensor(H, dtype=like.dtype, device=like.device)
-    else:
-        H = H.astype(like.dtype, copy=False)
+    H = like(H, X2)
     return H[0] if squeeze else H

@@ -27,8 +27,8 @@ from array_api_compat import array_namespace, device as _device
 from ._arrays import is_numpy, is_torch, synchronize, to_numpy
 from ._threads import kernels_own_the_cores
 from ._validation import check_array, check_choice, check_scalar
-from .homotopy import homotopy
-from .solvers import fista
+from ._homotopy import homotopy
+from .solvers import _lasso_values, _power_steps, fista
 
 __all__ = ["DictionaryResult", "normalize_columns", "learn_dictionary", "denoise_image"]
 
@@ -83,17 +83,34 @@ class DictionaryResult:
         Wall-clock seconds of the learning.
     codes : array or tensor
         ``(n_signals, n_atoms)``: the last codes of every signal (from the last epoch).
+    A, B : array or tensor
+        The accumulated statistics, with forgetting: ``A`` ``(n_atoms, n_atoms)``
+        from :math:`H^\\top H` and ``B`` ``(n_features, n_atoms)`` from
+        :math:`X^\\top H`.
+    n_resampled : int
+        Unused atoms replaced by signals.
+    n_restarts : int
+        Mini-batches coded again after the tracked Lipschitz constant proved too small.
+    device : str
+        Where the learning ran.
     extra : dict
-        ``A``, ``B`` (the accumulated statistics), ``n_resampled`` (unused atoms
-        replaced by signals), ``n_restarts`` (mini-batches coded again after the
-        tracked Lipschitz constant proved too small), ``device``.
+        The five fields above by name, for code written before.
     """
 
     D: object
     objective: np.ndarray
     time: float
     codes: object
+    A: object = field(default=None, repr=False)
+    B: object = field(default=None, repr=False)
+    n_resampled: int = 0
+    n_restarts: int = 0
+    device: str = "cpu"
     extra: dict = field(default_factory=dict, repr=False)
+
+    def __post_init__(self):
+        for name in ("A", "B", "n_resampled", "n_restarts", "device"):
+            self.extra.setdefault(name, getattr(self, name))
 
 
 def _unit_columns(D, rng):
@@ -107,11 +124,10 @@ def _unit_columns(D, rng):
 
 
 def _top_singular_squared(D, v, n_iter):
-    """Warm-started power iteration on D^T D: returns (estimate of ||D||_2^2, vector)."""
+    """Warm-started power iteration on D^T D: returns (estimate of ||D||_2^2, vector),
+    the estimate the Rayleigh quotient at the last vector."""
     xp = array_namespace(D)
-    for _ in range(n_iter):
-        w = D.T @ (D @ v)
-        v = w / xp.sqrt(xp.sum(w * w))
+    _, v = _power_steps(D, v, n_iter, 0.0)
     Dv = D @ v
     return float(xp.sum(Dv * Dv)), v
 
@@ -125,7 +141,7 @@ def learn_dictionary(X, n_atoms, lam, *, epochs=10, batch_size=256, seed=0,
     to :math:`\|d_j\|_2 \le 1`, alternating over mini-batches of signals:
 
     1. **codes** for the batch with :math:`D` fixed: the lasso, solved exactly by
-       :func:`~sparsecoding.homotopy.homotopy` (compiled, on the CPU), or by
+       :func:`~sparsecoding.homotopy` (compiled, on the CPU), or by
        :func:`~sparsecoding.fista` warm-started from the codes the same signals got in
        the previous epoch, with the Lipschitz constant :math:`\|D\|_2^2` tracked by a
        warm-started power iteration (and recomputed in full, the batch coded again,
@@ -302,8 +318,7 @@ def learn_dictionary(X, n_atoms, lam, *, epochs=10, batch_size=256, seed=0,
                                 max_iter=code_max_iter, tol=code_tol)
                 Hb = res.codes
                 H_all[idx] = Hb
-                R = Xb - Hb @ D.T
-                total += float(0.5 * xp.sum(R * R) + lam * xp.sum(xp.abs(Hb)))
+                total += float(xp.sum(_lasso_values(xp, D, Xb, Hb, lam)))
                 # 2. statistics with forgetting (Mairal et al. 2010, section 3.4.3)
                 if step < batch_size - 1:
                     theta = (step + 1) * batch_size
@@ -331,8 +346,7 @@ def learn_dictionary(X, n_atoms, lam, *, epochs=10, batch_size=256, seed=0,
         D, H_all = to_numpy(D), to_numpy(H_all)
     return DictionaryResult(
         D=D, objective=np.array(objective, dtype=np.float64), time=elapsed, codes=H_all,
-        extra={"A": A, "B": B, "n_resampled": n_resampled, "n_restarts": n_restarts,
-               "device": str(dev)},
+        A=A, B=B, n_resampled=n_resampled, n_restarts=n_restarts, device=str(dev),
     )
 
 

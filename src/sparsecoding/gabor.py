@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._arrays import is_torch as is_tensor
+from ._arrays import to_numpy
 from ._validation import (
     check_array,
     check_atom_images,
@@ -229,9 +229,7 @@ def fit_gabor(atom_image, *, n_starts=4, seed=0, stop_r2=0.98, max_nfev=100):
     """
     from scipy.optimize import least_squares
 
-    if is_tensor(atom_image):
-        atom_image = atom_image.detach().cpu().numpy()
-    img = check_array(atom_image, "atom_image", ndim=2).astype(np.float64)
+    img = check_array(to_numpy(atom_image), "atom_image", ndim=2).astype(np.float64)
     n_starts = check_scalar(n_starts, "n_starts", low=1, integer=True)
     seed = check_scalar(seed, "seed", low=0, integer=True)
     stop_r2 = check_scalar(stop_r2, "stop_r2", low=None)

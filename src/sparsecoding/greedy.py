@@ -28,7 +28,7 @@ from __future__ import annotations
 import numpy as np
 from array_api_compat import array_namespace, device
 
-from ._backend import is_tensor
+from ._arrays import detach
 from ._validation import check_choice, check_dictionary_and_signals, check_scalar
 from .solvers import SolverResult, lipschitz_constant
 
@@ -41,9 +41,7 @@ __all__ = ["matching_pursuit", "omp", "iht", "cosamp", "subspace_pursuit"]
 def _prepare(D, X):
     """Validate, detach tensors (no autograd graph inside a solver), take the namespace."""
     D, X2, squeeze = check_dictionary_and_signals(D, X)
-    if is_tensor(X2):
-        D, X2 = D.detach(), X2.detach()
-    return D, X2, squeeze, array_namespace(X2)
+    return detach(D), detach(X2), squeeze, array_namespace(X2)
 
 
 def _check_n_nonzero(n_nonzero, D, X2, xp, name="n_nonzero", high=None):

@@ -19,7 +19,7 @@ The chapters *ISTA*, *FISTA* and *Homotopy and unrolled networks* derive them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 
@@ -94,9 +94,11 @@ class SolverResult:
         The Lipschitz constant :math:`L` the proximal-gradient solvers used (the
         last one found, with backtracking).
     extra : dict
-        Details particular to one solver (the homotopy's steps, the subgradient
-        method's best objective, dictionary learning's resampled atoms); empty for
-        the proximal-gradient solvers.
+        Details particular to one solver, by name. Solvers with a result type of
+        their own (:class:`~sparsecoding.HomotopyResult`,
+        :class:`~sparsecoding.subgradient.SubgradientResult`) give them as typed
+        attributes, and ``extra`` holds the same values by name for code written
+        before; empty for the proximal-gradient solvers.
     """
 
     codes: object
@@ -106,6 +108,11 @@ class SolverResult:
     gap: object = None
     lipschitz: float = None
     extra: dict = field(default_factory=dict, repr=False)
+
+    def __post_init__(self):
+        # the typed fields of a subclass, also by name in ``extra`` (older code)
+        for f in fields(self)[len(fields(SolverResult)):]:
+            self.extra.setdefault(f.name, getattr(self, f.name))
 
 
 def _check_lam(lam):
@@ -207,7 +214,15 @@ def _power_iteration(D, max_iter, tol, seed):
     smaller = min(D.shape)
     # Iterate on the smaller of D^T D and D D^T: they share their largest eigenvalue.
     M = D if D.shape[1] == smaller else D.T
-    v = random_normal((smaller,), like=D, seed=seed)
+    return _power_steps(M, random_normal((smaller,), like=D, seed=seed), max_iter, tol)[0]
+
+
+def _power_steps(M, v, max_iter, tol):
+    """Power iteration on :math:`M^\\top M` from ``v``, the one implementation (also
+    warm-started by dictionary learning): stops when the Rayleigh quotient changes by
+    at most ``tol`` (relative) or after ``max_iter`` products. Returns the estimate of
+    :math:`\\|M\\|_2^2` and the last unit vector."""
+    xp = array_namespace(M)
     v = v / xp.sqrt(xp.sum(v * v))
     estimate = norm = 0.0
     for _ in range(max_iter):
@@ -215,7 +230,7 @@ def _power_iteration(D, max_iter, tol, seed):
         new = float(xp.sum(v * w))
         norm = float(xp.sqrt(xp.sum(w * w)))
         if norm == 0.0:
-            return 0.0
+            return 0.0, v
         v = w / norm
         if abs(new - estimate) <= tol * abs(new):
             estimate = new
@@ -223,7 +238,7 @@ def _power_iteration(D, max_iter, tol, seed):
         estimate = new
     # The Rayleigh quotient approaches L from below; the last normalised product is a
     # slightly closer estimate.
-    return max(estimate, norm)
+    return max(estimate, norm), v
 
 
 def ridge(D, X, lam):
@@ -275,6 +290,51 @@ def ridge(D, X, lam):
 _CHECK_EVERY = 10
 
 
+def _momentum(t, keep):
+    r"""FISTA's momentum :cite:p:`beck2009fista`: the coefficient :math:`\beta` of this
+    iteration and the next :math:`t`,
+
+    .. math::
+
+        t^+ = \tfrac12\left(1 + \sqrt{1 + 4t^2}\right), \qquad
+        \beta = \frac{t - 1}{t^+},
+
+    and where ``keep`` is 0 instead of 1 (an adaptive restart) :math:`\beta = 0` and
+    :math:`t^+ = 1`. Elementwise, one formula for floats, arrays of any kind and the
+    compiled passes of :mod:`sparsecoding._fused`, which compile this function."""
+    t_new = (1 + (1 + 4 * t * t) ** 0.5) / 2
+    return keep * ((t - 1) / t_new), keep * t_new + (1 - keep)
+
+
+class _Momentum:
+    r"""FISTA's momentum for the engine, with an optional adaptive restart per row
+    :cite:p:`odonoghue2015restart`: ``"function"``, where the objective went up;
+    ``"gradient"``, where the momentum points uphill, :math:`(y - h^+)\cdot(h^+ - h) > 0`.
+    ``t`` is a float without restart, else float64 per row."""
+
+    def __init__(self, xp, restart, n_rows, device):
+        self.xp, self.restart = xp, restart
+        self.t = 1.0
+        if restart is not None:
+            self.t = xp.ones((n_rows,), dtype=xp.float64, device=device)
+
+    def advance(self, keep=1.0):
+        """This iteration's :math:`\beta` (a float, or per row); :math:`t` moves on."""
+        beta, self.t = _momentum(self.t, keep)
+        return beta
+
+    def coefficients(self, Hn, H, Y, F_new, F):
+        """:meth:`advance`, restarted per row as ``restart`` says."""
+        xp = self.xp
+        if self.restart is None:
+            return self.advance()
+        if self.restart == "function":
+            uphill = F_new > F
+        else:
+            uphill = xp.sum((Y - Hn) * (Hn - H), axis=1) > 0
+        return self.advance(xp.astype(~uphill, xp.float64))
+
+
 class _Composite:
     r"""One chunk of a composite problem :math:`\min_h f(h) + g(h)`, row by row.
 
@@ -300,18 +360,28 @@ class _Composite:
     def lam_at(self, k):
         return 0.0
 
-    def step(self, H, A, Y, AY, L, thr, want_dot):
-        """The proximal-gradient step from ``Y``: new codes, their image, objective per
-        row and, if ``want_dot``, :math:`(y - h^+)\\cdot(h^+ - h)` per row."""
-        xp = self.xp
+    def prox_step(self, Y, AY, L, thr):
+        """The proximal-gradient step from ``Y``: new codes, their image and the
+        objective per row."""
         Hn = self.prox(Y - self.grad(AY, Y) / L, thr)
         An = self.image(Hn)
-        F = self.smooth(Hn, An) + self.penalty(Hn)
-        dot = xp.sum((Y - Hn) * (Hn - H), axis=1) if want_dot else None
-        return Hn, An, F, dot
+        return Hn, An, self.smooth(Hn, An) + self.penalty(Hn)
+
+    def next_point(self, Hn, H, An, A, Y, F_new, F, momentum):
+        """The point the next step starts from, and its image: the new codes (ISTA) or
+        FISTA's extrapolation with the coefficients of ``momentum``."""
+        if momentum is None:
+            return Hn, An
+        return self.extrapolate(Hn, H, An, A, momentum.coefficients(Hn, H, Y, F_new, F))
+
+    def step(self, H, A, Y, AY, L, thr, momentum=None, F=None):
+        """One iteration: :meth:`prox_step` then :meth:`next_point`. Returns the new
+        codes, their image, the objective per row, the next point and its image."""
+        Hn, An, F_new = self.prox_step(Y, AY, L, thr)
+        return (Hn, An, F_new) + self.next_point(Hn, H, An, A, Y, F_new, F, momentum)
 
     def extrapolate(self, Hn, H, An, A, beta):
-        b = beta if isinstance(beta, float) else beta[:, None]
+        b = beta if isinstance(beta, float) else self.xp.astype(beta, self.dtype)[:, None]
         return Hn + b * (Hn - H), An + b * (An - A)
 
 
@@ -398,13 +468,15 @@ def _free(buffers, *live):
 class _CompiledLasso(_Lasso):
     """:class:`_Lasso` on NumPy arrays with the step and the extrapolation run as the
     compiled passes of :mod:`sparsecoding._fused` (Numba): every array of the chunk's
-    size is allocated once, the elementwise operations of a step run in two passes,
-    and the image of the new codes is computed from their nonzero entries when they
-    are sparse enough (the product with the most flops then skips the zeros).
+    size is allocated once, the elementwise operations of a step, FISTA's momentum
+    included, run in two passes, and the image of the new codes is computed from their
+    nonzero entries when they are sparse enough (the product with the most flops then
+    skips the zeros). The next point is written over ``Y`` and ``AY``.
 
     With the function restart, whose decisions compare objectives that differ by
     rounding near the solution, the images are BLAS's and the objective is computed
-    by the array expressions, so that the decisions are the same as without Numba.
+    by the array expressions, so that the decisions are the same as without Numba;
+    the extrapolation follows the passes (:meth:`extrapolate`).
     """
 
     def __init__(self, xp, D, X, G, mode, lam, n_layers=0, exact_objective=False):
@@ -422,7 +494,8 @@ class _CompiledLasso(_Lasso):
         self.M_rows = np.ascontiguousarray(self.M)  # for the sparse product
         self.Bc = np.ascontiguousarray(self.B)
         self.hxx = np.asarray(self.half_xx, dtype=np.float64)
-        self.dot, self.l1, self.sm = np.empty(n), np.empty(n), np.empty(n)
+        self.l1, self.sm = np.empty(n), np.empty(n)
+        self.beta, self.no_t = np.empty(n, dtype=dt), np.empty(0)
         self.exact = exact_objective
         self.sparse_limit = -1 if exact_objective else _SPARSE_IMAGE_DENSITY * n * p
 
@@ -434,43 +507,53 @@ class _CompiledLasso(_Lasso):
             H[...] = H0
         return H
 
-    def step(self, H, A, Y, AY, L, thr, want_dot):
+    def step(self, H, A, Y, AY, L, thr, momentum=None, F=None):
+        fused = self.fused
+        kind, t = fused.NO_MOMENTUM, self.no_t
+        if momentum is not None and not self.exact:  # fused into the passes
+            if momentum.restart is None:
+                kind = fused.MOMENTUM
+                self.beta.fill(momentum.advance())
+            else:  # the gradient restart, decided row by row in prox_pass
+                kind, t = fused.GRADIENT_RESTART, momentum.t
         Hn, An = _free(self.codes, H, Y), _free(self.images, A, AY)
         grad = AY if self.gram else np.matmul(AY, self.D, out=self.V)
-        n_nonzero = self.fused.prox_pass(grad, self.Bc, self.gram, Y, H,
-                                         self.dtype.type(L), thr, Hn, self.dot,
-                                         self.l1, want_dot)
+        n_nonzero = fused.prox_pass(grad, self.Bc, self.gram, Y, H, self.dtype.type(L),
+                                    thr, Hn, self.l1, kind, t, self.beta)
         if n_nonzero <= self.sparse_limit:
-            self.fused.sparse_image(Hn, self.M_rows, An)
+            fused.sparse_image(Hn, self.M_rows, An)
         else:
             np.matmul(Hn, self.M, out=An)
         if self.exact:
             if not self.gram:
                 np.subtract(An, self.X, out=An)
-            F = _Lasso.smooth(self, Hn, An) + _Lasso.penalty(self, Hn)
-        else:
-            self.fused.smooth_pass(An, self.X, Hn, self.Bc, self.hxx, self.gram, self.sm)
-            F = self.sm + self.lam * self.l1
-        return Hn, An, F, (self.dot if want_dot else None)
+            F_new = _Lasso.smooth(self, Hn, An) + _Lasso.penalty(self, Hn)
+            return (Hn, An, F_new) + self.next_point(Hn, H, An, A, Y, F_new, F, momentum)
+        fused.smooth_pass(An, self.X, Hn, self.Bc, self.hxx, self.gram, self.sm,
+                          kind != fused.NO_MOMENTUM, A, self.beta, AY)
+        F_new = self.sm + self.lam * self.l1
+        if kind == fused.NO_MOMENTUM:
+            return Hn, An, F_new, Hn, An
+        return Hn, An, F_new, Y, AY
 
     def extrapolate(self, Hn, H, An, A, beta):
         Y, AY = _free(self.codes, Hn, H), _free(self.images, An, A)
-        if isinstance(beta, float):
-            beta = np.full(Hn.shape[0], beta, dtype=self.dtype)
-        self.fused.momentum_pass(Hn, H, An, A, beta, Y, AY)
+        self.beta[...] = beta
+        self.fused.momentum_pass(Hn, H, An, A, self.beta, Y, AY)
         return Y, AY
 
 
-def _backtrack(problem, H, A, Y, AY, L, k, want_dot, eta=2.0):
+def _backtrack(problem, Y, AY, L, k, eta=2.0):
     """Beck and Teboulle's backtracking: from ``L``, multiply by ``eta`` until the
-    quadratic model at ``Y`` bounds the smooth part at the new codes, for every row."""
+    quadratic model at ``Y`` bounds the smooth part at the new codes, for every row.
+    Returns ``L`` and :meth:`_Composite.prox_step`'s result with it."""
     xp = problem.xp
     fY, gY = problem.smooth(Y, AY), problem.grad(AY, Y)
     # the test compares values computed by different routes (rounding of the size of
     # |f| and, in the Gram form, of |x|^2 / 2): a slack of 100 roundings
     slack = 100 * xp.finfo(problem.dtype).eps * (xp.abs(fY) + problem.smooth_scale)
     while True:
-        out = problem.step(H, A, Y, AY, L, problem.lam_at(k) / L, want_dot)
+        out = problem.prox_step(Y, AY, L, problem.lam_at(k) / L)
         S = out[0] - Y
         bound = fY + xp.sum(gY * S, axis=1) + 0.5 * L * xp.sum(S * S, axis=1)
         if bool(xp.all(problem.smooth(out[0], out[1]) <= bound + slack)):
@@ -483,17 +566,19 @@ def _backtrack(problem, H, A, Y, AY, L, k, want_dot, eta=2.0):
 
 def _pgm(problem, H0, *, L, backtracking=False, momentum=False, restart=None,
          max_iter=1000, tol=None, first_check=1):
-    """The proximal-gradient method on one chunk (SPORCO's ``pgm`` is a model).
+    r"""The proximal-gradient method on one chunk (SPORCO's ``pgm`` is a model).
 
-    Each iteration: a gradient step on the smooth part from the point ``Y`` and the
-    proximal operator (:meth:`_Composite.step`), with the step ``1/L`` (fixed, or found
-    by backtracking); the objective of the new codes; the stopping test every
-    ``problem.check_every`` iterations from ``first_check`` on (every row's
-    certificate at most ``tol``; with ``tol`` zero or None, never: ``max_iter``
-    iterations run); then the next point ``Y``:
-    the new codes (ISTA) or FISTA's extrapolation, with an adaptive restart of the
-    momentum per row (``"function"``: the objective went up; ``"gradient"``: the
-    momentum points uphill, :math:`(y - h^+)\\cdot(h^+ - h) > 0`).
+    Each iteration (:meth:`_Composite.step`): a gradient step on the smooth part from
+    the point ``Y`` and the proximal operator, with the step ``1/L`` (fixed, or found
+    by backtracking); the objective of the new codes; the next point ``Y``: the new
+    codes (ISTA) or FISTA's extrapolation (:class:`_Momentum`), with an adaptive
+    restart of the momentum per row (``"function"``: the objective went up;
+    ``"gradient"``: the momentum points uphill, :math:`(y - h^+)\cdot(h^+ - h) > 0`).
+    Then the stopping test, every ``problem.check_every`` iterations from
+    ``first_check`` on: every row's certificate at most ``tol`` (with ``tol`` zero or
+    None, never: ``max_iter`` iterations run). A problem may compute the next point in
+    the passes of the step (:class:`_CompiledLasso`): the certificate must then not
+    need the old ``Y``.
 
     Returns ``H, objective (float64, one value per iteration), n_iter, converged,
     certificate (per row, or None), L``.
@@ -503,18 +588,16 @@ def _pgm(problem, H0, *, L, backtracking=False, momentum=False, restart=None,
     A = problem.image(H)
     F = problem.smooth(H, A) + problem.penalty(H)
     history = [xp.sum(F)]
+    mom = _Momentum(xp, restart, F.shape[0], problem.device) if momentum else None
     Y, AY = H, A
-    t = 1.0
-    if momentum and restart:
-        t = xp.ones(F.shape, dtype=problem.dtype, device=problem.device)
-    want_dot = momentum and restart == "gradient"
     cert, cert_k, converged, k = None, -1, False, 0
     for k in range(1, max_iter + 1):
         if backtracking:
-            L, (Hn, An, F_new, dot) = _backtrack(problem, H, A, Y, AY, L, k, want_dot)
+            L, (Hn, An, F_new) = _backtrack(problem, Y, AY, L, k)
+            Y_next, AY_next = problem.next_point(Hn, H, An, A, Y, F_new, F, mom)
         else:
-            Hn, An, F_new, dot = problem.step(H, A, Y, AY, L, problem.lam_at(k) / L,
-                                              want_dot)
+            Hn, An, F_new, Y_next, AY_next = problem.step(
+                H, A, Y, AY, L, problem.lam_at(k) / L, mom, F)
         history.append(xp.sum(F_new))
         if tol and k >= first_check and (
                 (k - first_check) % problem.check_every == 0 or k == max_iter):
@@ -522,19 +605,7 @@ def _pgm(problem, H0, *, L, backtracking=False, momentum=False, restart=None,
             if bool(xp.all(cert <= tol)):
                 H, A, converged = Hn, An, True
                 break
-        if momentum and restart:
-            t_new = (1 + xp.sqrt(1 + 4 * t * t)) / 2
-            bad = F_new > F if restart == "function" else dot > 0
-            beta = xp.where(bad, 0 * t, (t - 1) / t_new)
-            t = xp.where(bad, 1 + 0 * t, t_new)
-        elif momentum:
-            t_new = (1 + (1 + 4 * t * t) ** 0.5) / 2
-            beta, t = (t - 1) / t_new, t_new
-        if momentum:
-            Y, AY = problem.extrapolate(Hn, H, An, A, beta)
-        else:
-            Y, AY = Hn, An
-        H, A, F = Hn, An, F_new
+        H, A, F, Y, AY = Hn, An, F_new, Y_next, AY_next
     if tol is not None and cert_k != k:
         cert = problem.certificate(H, A, H)
         converged = bool(xp.all(cert <= tol))
@@ -611,6 +682,11 @@ def _proximal_gradient(D, X, lam, *, max_iter, tol, init, lipschitz, momentum,
     G = D.T @ D if mode == "gram" else None
     compiled = on_numpy and _USE_COMPILED and _compile.have_numba() and not backtracking
 
+    # the results go into arrays allocated once: memory beyond them is bounded by the
+    # working arrays of the chunks in flight, whatever the number of signals
+    H = xp.empty((n_signals, n_atoms), dtype=X2.dtype, device=_device(X2))
+    gap = np.empty(n_signals)
+
     def solve(start):
         stop = min(start + chunk_size, n_signals)
         Xc = X2[start:stop]
@@ -620,9 +696,12 @@ def _proximal_gradient(D, X, lam, *, max_iter, tol, init, lipschitz, momentum,
         else:
             problem = _Lasso(xp, D, Xc, G, mode, lam, n_layers)
         H0 = None if init is None else init[start:stop]
-        return _pgm(problem, H0, L=L, backtracking=backtracking, momentum=momentum,
-                    restart=restart, max_iter=max_iter, tol=tol,
-                    first_check=max(1, n_layers))
+        Hc, objective, n_iter, converged, cert, Lc = _pgm(
+            problem, H0, L=L, backtracking=backtracking, momentum=momentum,
+            restart=restart, max_iter=max_iter, tol=tol, first_check=max(1, n_layers))
+        H[start:stop] = Hc
+        gap[start:stop] = _to_numpy(cert)
+        return objective, n_iter, converged, Lc
 
     # on NumPy arrays, chunks run on all cores, each with one BLAS thread: products
     # and compiled passes of different chunks overlap (see sparsecoding._threads)
@@ -630,23 +709,24 @@ def _proximal_gradient(D, X, lam, *, max_iter, tol, init, lipschitz, momentum,
         starts = range(0, n_signals, chunk_size)
         results = (map_on_cores(solve, starts) if on_numpy
                    else [solve(start) for start in starts])
-    n_iter = max(r[2] for r in results)
-    total = np.zeros(n_iter + 1)
-    for hist in (r[1] for r in results):  # a chunk that stopped early keeps its value
-        total[: len(hist)] += hist
-        total[len(hist):] += hist[-1]
-    H = results[0][0] if len(results) == 1 else xp.concat([r[0] for r in results], axis=0)
-    if on_numpy and len(results) == 1 and compiled:
-        H = H.copy()  # a buffer of the chunk: hand out an array of its own
-    gap = np.concatenate([np.asarray(_to_numpy(r[4]), dtype=np.float64) for r in results])
     return SolverResult(
         codes=H[0] if squeeze else H,
-        objective=total,
-        n_iter=n_iter,
-        converged=all(r[3] for r in results),
+        objective=_sum_histories([r[0] for r in results]),
+        n_iter=max(r[1] for r in results),
+        converged=all(r[2] for r in results),
         gap=gap[0] if squeeze else gap,
-        lipschitz=max(r[5] for r in results),
+        lipschitz=max(r[3] for r in results),
     )
+
+
+def _sum_histories(histories):
+    """Objective histories of chunks (or signals) summed iteration by iteration, as
+    float64; one that stopped early adds its last value to the later iterations."""
+    total = np.zeros(max(len(h) for h in histories))
+    for hist in histories:
+        total[: len(hist)] += hist
+        total[len(hist):] += hist[-1]
+    return total
 
 
 def ista(D, X, lam, *, max_iter=1000, tol=1e-6, init=None, lipschitz=None,

@@ -21,6 +21,8 @@ and steepest descent* explains both, and compares the subgradient method with IS
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from array_api_compat import array_namespace, device
@@ -35,7 +37,31 @@ from ._validation import (
 from .prox import _soft
 from .solvers import SolverResult, _lasso_values, lipschitz_constant
 
-__all__ = ["lasso_subgradient", "lasso_subdifferential_min_norm", "subgradient_method"]
+__all__ = ["lasso_subgradient", "lasso_subdifferential_min_norm", "subgradient_method",
+           "SubgradientResult"]
+
+
+@dataclass
+class SubgradientResult(SolverResult):
+    """The result of :func:`subgradient_method`, with its running best objective.
+
+    A :class:`~sparsecoding.SolverResult` and the record a method without a stopping
+    rule needs.
+
+    Attributes
+    ----------
+    best_objective : numpy.ndarray
+        ``best_objective[k]``: the smallest objective each signal reached in the first
+        ``k`` iterations, summed over signals (float64, monotone).
+    step : str
+        The rule of the step sizes.
+    step_size : float
+        The first step :math:`\\eta_0`.
+    """
+
+    best_objective: np.ndarray = None
+    step: str = None
+    step_size: float = None
 
 
 def _check_codes(H, X2, D, name="H"):
@@ -165,10 +191,10 @@ def subgradient_method(D, X, lam, *, max_iter=1000, step="diminishing",
 
     Returns
     -------
-    SolverResult
+    SubgradientResult
         ``objective[k]`` is the objective summed over signals at the ``k``-th iterate
-        (not monotone); ``extra["best_objective"]`` holds the running minimum per
-        signal, summed. ``converged`` is always False.
+        (not monotone); ``best_objective`` holds the running minimum per signal,
+        summed. ``converged`` is always False.
 
     Examples
     --------
@@ -218,10 +244,12 @@ def subgradient_method(D, X, lam, *, max_iter=1000, step="diminishing",
             best_history.append(xp.sum(best))
     history = to_numpy(xp.stack(history)).astype(np.float64)
     best_history = to_numpy(xp.stack(best_history)).astype(np.float64)
-    return SolverResult(
+    return SubgradientResult(
         codes=H[0] if squeeze else H,
         objective=history,
         n_iter=max_iter,
         converged=False,
-        extra={"best_objective": best_history, "step": step, "step_size": eta0},
+        best_objective=best_history,
+        step=step,
+        step_size=eta0,
     )

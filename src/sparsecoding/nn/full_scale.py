@@ -197,10 +197,10 @@ def amortisation_gap(model, X, lam):
 
     For the signals ``X`` (rows) and the decoder :math:`D = W_d` of ``model``, returns
     the mean of :math:`F(h) = \tfrac12\|x - b_d - Dh\|^2 + \lambda\|h\|_1` at the
-    encoder's codes, at the exact lasso codes (:func:`sparsecoding.homotopy.homotopy`), and
+    encoder's codes, at the exact lasso codes (:func:`sparsecoding.homotopy`), and
     their relative difference. Chapter *Sparse autoencoders*.
     """
-    from ..homotopy import homotopy
+    from .._homotopy import homotopy
     with torch.no_grad():
         H_enc = model.encode(X).double().cpu().numpy()
         D = model.decoder_weight.detach().double().cpu().numpy()

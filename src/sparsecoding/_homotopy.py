@@ -37,6 +37,13 @@ it is at most ``tol``. A signal that the walk cannot finish exactly (its active 
 became linearly dependent, as with duplicated atoms) or that fails the certificate is
 finished by FISTA with restart, started from where the walk stopped, and certified in
 the same way.
+
+Signals are coded in blocks (:data:`_BLOCK_BYTES` of float64 working arrays): the
+results are written into arrays allocated once, so that the memory beyond them does
+not grow with the number of signals.
+
+The functions are public at the top of the package: ``sparsecoding.homotopy``,
+``sparsecoding.homotopy_path``.
 """
 
 from __future__ import annotations
@@ -44,13 +51,43 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+from array_api_compat import array_namespace, device
 
-from ._backend import is_tensor
+from ._arrays import like, to_numpy
 from ._validation import check_dictionary_and_signals, check_scalar
 from .duality import duality_gap, kkt_violation
-from .solvers import SolverResult, fista
+from .solvers import SolverResult, _lasso_values, _sum_histories, fista
 
-__all__ = ["homotopy", "homotopy_path", "HomotopyPath"]
+__all__ = ["homotopy", "homotopy_path", "HomotopyPath", "HomotopyResult"]
+
+#: Signals coded together: about this many bytes of float64 working arrays (their
+#: signals and codes), enough rows to share among the cores.
+_BLOCK_BYTES = 32 * 2**20
+
+
+@dataclass
+class HomotopyResult(SolverResult):
+    """The result of :func:`homotopy`, with the steps of each signal's walk.
+
+    A :class:`~sparsecoding.SolverResult` (its ``n_iter`` is the largest number of
+    steps) and what the walk adds.
+
+    Attributes
+    ----------
+    n_steps : numpy.ndarray
+        Steps (atoms added or dropped) of each signal's walk, int64.
+    lambda_max : numpy.ndarray
+        :math:`\\lambda_{\\max} = \\|D^\\top x\\|_\\infty` of each signal, where its path starts.
+    n_finished_by_fista : int
+        Signals the walk could not finish exactly, finished by FISTA.
+    n_degenerate : int
+        Signals whose active atoms became linearly dependent during the walk.
+    """
+
+    n_steps: np.ndarray = None
+    lambda_max: np.ndarray = None
+    n_finished_by_fista: int = 0
+    n_degenerate: int = 0
 
 
 @dataclass
@@ -95,12 +132,6 @@ def _check_inputs(D, X, lam, max_steps, tol):
         max_steps = 8 * n_atoms + 8
     max_steps = check_scalar(max_steps, "max_steps", low=1, integer=True)
     return D, X2, squeeze, lam, max_steps, tol, limited
-
-
-def _to_numpy64(a):
-    if is_tensor(a):
-        a = a.detach().cpu().numpy()
-    return np.asarray(a, dtype=np.float64)
 
 
 def _certificates(D, X, H, lam, chunk=16_384):
@@ -155,66 +186,85 @@ def homotopy(D, X, lam, *, max_steps=None, tol=1e-10):
 
     Returns
     -------
-    SolverResult
+    HomotopyResult
         ``codes`` of the kind, device and dtype of ``X``; ``objective[s]`` the
         objective summed over signals after ``s`` steps (a signal that finished keeps
         its final value; the last entry is the objective of the returned codes);
         ``n_iter`` the largest number of steps over the signals; ``converged`` whether
-        every signal is certified solved; ``extra["n_steps"]`` the steps of each
-        signal, ``extra["lambda_max"]``, ``extra["gap"]`` the relative duality gaps
-        and ``extra["n_finished_by_fista"]``.
+        every signal is certified solved; ``gap`` the relative duality gap of each
+        signal; ``n_steps`` the steps of each signal and ``lambda_max``
+        (:class:`HomotopyResult`).
 
     Examples
     --------
     >>> import numpy as np
     >>> res = homotopy(np.eye(3), np.array([2.0, 0.5, -1.5]), 1.0)
-    >>> res.codes, res.extra["n_steps"]
+    >>> res.codes, res.n_steps
     (array([ 1. ,  0. , -0.5]), array([2]))
     >>> homotopy(np.eye(2), np.array([1.0, 1.0]), 0.5).codes  # two atoms tied
     array([0.5, 0.5])
     """
-    from ._lars import DEGENERATE, DONE, MAX_STEPS, homotopy_batch
-
     D, X2, squeeze, lam, max_steps, tol, limited = _check_inputs(D, X, lam, max_steps,
                                                                  tol)
-    Dn, Xn = _to_numpy64(D), _to_numpy64(X2)
-    H, steps, status, lam_max, rel_gap, kkt, objective = homotopy_batch(
-        Dn, Xn, lam, max_steps)
-    solved = (status == DONE) & _certified(rel_gap, kkt, lam, tol)
+    xp = array_namespace(X2)
+    Dn = to_numpy(D, np.float64)
+    n, (n_features, n_atoms) = X2.shape[0], D.shape
+    # the results, allocated once; a block's float64 arrays are its working set
+    codes = xp.empty((n, n_atoms), dtype=X2.dtype, device=device(X2))
+    steps, lam_max, rel_gap = np.zeros(n, np.int64), np.zeros(n), np.zeros(n)
+    solved = np.zeros(n, bool)
+    histories, n_fista, n_degenerate = [], 0, 0
+    block = max(256, _BLOCK_BYTES // (8 * (n_features + n_atoms)))
+    for start in range(0, n, block):
+        s = slice(start, min(start + block, n))
+        H, obj, n_fin, n_deg = _homotopy_block(
+            Dn, to_numpy(X2[s], np.float64), lam, max_steps, tol, limited, steps[s],
+            lam_max[s], rel_gap[s], solved[s])
+        codes[s] = like(H, X2)
+        histories.append(obj)
+        n_fista += n_fin
+        n_degenerate += n_deg
+    return HomotopyResult(
+        codes=codes[0] if squeeze else codes,
+        objective=_sum_histories(histories),
+        n_iter=int(steps.max()),
+        converged=bool(np.all(solved)),
+        gap=rel_gap[0] if squeeze else rel_gap,
+        n_steps=steps,
+        lambda_max=lam_max,
+        n_finished_by_fista=n_fista,
+        n_degenerate=n_degenerate,
+    )
+
+
+def _homotopy_block(D, X, lam, max_steps, tol, limited, steps, lam_max, rel_gap,
+                    solved):
+    """The walk for a block of signals (float64 NumPy), finished by FISTA where it
+    could not end exactly; fills the per-signal arrays given and returns the codes,
+    the objective history, and the numbers finished by FISTA and degenerate."""
+    from ._lars import DEGENERATE, DONE, MAX_STEPS, homotopy_batch
+
+    H, steps[:], status, lam_max[:], rel_gap[:], kkt, objective = homotopy_batch(
+        D, X, lam, max_steps)
+    solved[:] = (status == DONE) & _certified(rel_gap, kkt, lam, tol)
     rest = ~solved
     if limited:
         rest &= status != MAX_STEPS
     rest = np.flatnonzero(rest)
     if rest.size:
         # finish by FISTA from where the walk stopped, then certify again
-        fin = fista(Dn, Xn[rest], lam, init=H[rest], restart="gradient",
+        fin = fista(D, X[rest], lam, init=H[rest], restart="gradient",
                     tol=min(tol, 1e-12), max_iter=max(20_000, 50 * max_steps))
-        cert, viol = _certificates(Dn, Xn[rest], fin.codes, lam)
+        cert, viol = _certificates(D, X[rest], fin.codes, lam)
         # keep, signal by signal, whichever of the two codes has the smaller gap
         better = np.where(lam == 0.0, viol <= kkt[rest], cert <= rel_gap[rest])
         keep = rest[better]
         H[keep] = fin.codes[better]
         rel_gap[keep], kkt[keep] = cert[better], viol[better]
         solved[rest] = _certified(rel_gap[rest], kkt[rest], lam, tol)
-        R = Xn - H @ Dn.T
         objective = objective.copy()
-        objective[-1] = 0.5 * float(np.sum(R * R)) + lam * float(np.sum(np.abs(H)))
-    codes = H[0] if squeeze else H
-    if is_tensor(X2):
-        import torch
-
-        codes = torch.as_tensor(codes, dtype=X2.dtype, device=X2.device)
-    elif codes.dtype != X2.dtype:
-        codes = codes.astype(X2.dtype)
-    return SolverResult(
-        codes=codes,
-        objective=objective,
-        n_iter=int(steps.max()) if len(steps) else 0,
-        converged=bool(np.all(solved)),
-        extra={"n_steps": steps, "lambda_max": lam_max, "gap": rel_gap,
-               "n_finished_by_fista": int(rest.size),
-               "n_degenerate": int(np.sum(status == DEGENERATE)), "solver": "homotopy"},
-    )
+        objective[-1] = float(np.sum(_lasso_values(np, D, X, H, lam)))
+    return H, objective, int(rest.size), int(np.sum(status == DEGENERATE))
 
 
 def homotopy_path(D, x, lam=0.0, *, max_steps=None, tol=1e-10):
@@ -255,7 +305,7 @@ def homotopy_path(D, x, lam=0.0, *, max_steps=None, tol=1e-10):
     D, X2, squeeze, lam, max_steps, tol, _ = _check_inputs(D, x, lam, max_steps, tol)
     if not squeeze:
         raise ValueError(f"x must be one signal of shape (n_features,), got {tuple(X2.shape)}")
-    Dn, xn = _to_numpy64(D), _to_numpy64(X2)
+    Dn, xn = to_numpy(D, np.float64), to_numpy(X2, np.float64)
     lambdas, codes, rec_events, status, rel_gap, kkt = homotopy_record(
         Dn, xn[0], lam, max_steps)
     events, actives, current = [], [], []
