@@ -119,6 +119,8 @@ def test_bad_inputs():
         homotopy(D, X, -1.0)
     with pytest.raises(ValueError, match="max_steps"):
         homotopy(D, X, 0.1, max_steps=0)
+    with pytest.raises(ValueError, match="max_steps"):  # refused before allocating
+        homotopy(D, X, 0.1, max_steps=10**12)
     with pytest.raises(ValueError, match="X"):
         homotopy(D, X[:, :5], 0.1)
     with pytest.raises(ValueError, match="x"):

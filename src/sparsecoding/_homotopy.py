@@ -122,15 +122,21 @@ class HomotopyPath:
         return len(self.events)
 
 
-def _check_inputs(D, X, lam, max_steps, tol):
-    D, X2, squeeze = check_dictionary_and_signals(D, X)
+_MAX_STEPS = 10_000_000
+
+
+def _check_inputs(D, X, lam, max_steps, tol, names=("D", "X")):
+    D, X2, squeeze = check_dictionary_and_signals(D, X, names)
     lam = check_scalar(lam, "lam", low=0.0)
     tol = check_scalar(tol, "tol", low=0.0)
     n_atoms = D.shape[1]
     limited = max_steps is not None
     if max_steps is None:
         max_steps = 8 * n_atoms + 8
-    max_steps = check_scalar(max_steps, "max_steps", low=1, integer=True)
+    # The walk keeps one objective value per step (a few arrays of max_steps floats),
+    # so an absurd limit is refused here rather than by the allocator.
+    max_steps = check_scalar(max_steps, "max_steps", low=1, integer=True,
+                             high=_MAX_STEPS)
     return D, X2, squeeze, lam, max_steps, tol, limited
 
 
@@ -175,7 +181,8 @@ def homotopy(D, X, lam, *, max_steps=None, tol=1e-10):
     max_steps : int, optional
         Largest number of steps per signal. By default ``8 * n_atoms + 8``, and a signal
         whose walk does not end is finished by FISTA; when given, such a signal is
-        returned where the walk stopped, with ``converged=False``.
+        returned where the walk stopped, with ``converged=False``. At most 10⁷ (the
+        walk keeps one objective value per step).
     tol : float
         A signal is solved when its relative duality gap,
         :math:`(P(h) - \mathcal{D}(\theta))/\tfrac12\|x\|^2`, is at most ``tol``
@@ -302,7 +309,8 @@ def homotopy_path(D, x, lam=0.0, *, max_steps=None, tol=1e-10):
     """
     from ._lars import DONE, homotopy_record
 
-    D, X2, squeeze, lam, max_steps, tol, _ = _check_inputs(D, x, lam, max_steps, tol)
+    D, X2, squeeze, lam, max_steps, tol, _ = _check_inputs(D, x, lam, max_steps, tol,
+                                                           names=("D", "x"))
     if not squeeze:
         raise ValueError(f"x must be one signal of shape (n_features,), got {tuple(X2.shape)}")
     Dn, xn = to_numpy(D, np.float64), to_numpy(X2, np.float64)

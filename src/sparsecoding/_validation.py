@@ -7,6 +7,7 @@ names the argument and says what was expected.
 
 from __future__ import annotations
 
+import math
 import numbers
 
 import numpy as np
@@ -14,6 +15,12 @@ import numpy as np
 from ._arrays import is_torch as is_tensor
 
 _FLOAT_DTYPES = ("float32", "float64")
+
+
+class DivergenceError(ValueError, FloatingPointError):
+    """A computation that diverged or overflowed on the inputs given: a
+    :class:`ValueError` (the inputs or a step size are wrong for the problem) that is
+    also a :class:`FloatingPointError`; its message says which argument to change."""
 
 
 def _describe(a) -> str:
@@ -74,10 +81,89 @@ def check_array(a, name: str, *, ndim=(1, 2), like=None, allow_empty: bool = Fal
         raise ValueError(f"{name} must be {expected}, got shape {tuple(a.shape)}")
     if not allow_empty and (a.numel() if is_tensor(a) else a.size) == 0:
         raise ValueError(f"{name} must not be empty, got shape {tuple(a.shape)}")
-    finite = bool(a.isfinite().all()) if is_tensor(a) else bool(np.isfinite(a).all())
+    # min and max propagate NaN and are inf with any inf: no temporary of a's size
+    values = a.detach() if is_tensor(a) else a
+    size = a.numel() if is_tensor(a) else a.size
+    finite = size == 0 or (math.isfinite(float(values.min()))
+                           and math.isfinite(float(values.max())))
     if not finite:
         raise ValueError(f"{name} must contain only finite values (no NaN or inf)")
     return a
+
+
+def _finfo(a):
+    if is_tensor(a):
+        import torch
+
+        return torch.finfo(a.dtype)
+    return np.finfo(a.dtype)
+
+
+def max_abs(a) -> float:
+    """The largest absolute entry of ``a`` as a Python float (0.0 when empty)."""
+    # max and -min: two reductions, no temporary of a's size (a may be 10^6 signals)
+    if is_tensor(a):
+        return float(max(a.detach().max(), -a.detach().min())) if a.numel() else 0.0
+    return float(max(a.max(), -a.min())) if a.size else 0.0
+
+
+def check_squarable(a, name: str, *, n_terms=None, underflow=True, peak=None):
+    """Refuse an array whose sums of squares overflow (or underflow) its dtype.
+
+    The solvers form sums of ``n_terms`` products of entries (norms, ``D^T D``,
+    ``X D``); with entries above about ``sqrt(finfo.max / n_terms)`` these overflow
+    to inf and the result would be NaN. With ``underflow``, a nonzero array whose
+    largest square is below the smallest normal number (all precision lost) is
+    refused too. Raises :class:`ValueError` naming ``name`` and saying how to
+    rescale. ``peak`` is the largest absolute entry when already known. Returns ``a``.
+    """
+    floating = a.dtype.is_floating_point if is_tensor(a) else a.dtype.kind == "f"
+    if not floating:
+        return a
+    n = max(a.shape) if n_terms is None and a.ndim else (n_terms or 1)
+    big = float(_finfo(a).max)
+    m = max_abs(a) if peak is None else peak
+    dtype = str(a.dtype).replace("torch.", "")
+    if m * m * 4.0 * max(n, 1) > big:
+        raise ValueError(
+            f"{name} has entries up to {m:.1e}: the sums of squares the computation "
+            f"forms overflow {dtype} (largest {big:.1e}); rescale {name} "
+            f"(divide it by a power of ten) before calling"
+        )
+    tiny = float(_finfo(a).tiny)
+    if underflow and 0.0 < m and m * m < tiny:
+        raise ValueError(
+            f"{name} has entries of at most {m:.1e}: their squares underflow {dtype} "
+            f"(smallest normal number {tiny:.1e}) and lose all precision; rescale "
+            f"{name} (multiply it by a power of ten) before calling"
+        )
+    return a
+
+
+def check_scale_pair(D, X, names=("D", "X")):
+    """Refuse a dictionary and signals whose products ``X D`` or squares overflow."""
+    mD, mX = max_abs(D), max_abs(X)  # one pass over each
+    check_squarable(D, names[0], peak=mD)
+    check_squarable(X, names[1], peak=mX)
+    big = float(_finfo(X).max)
+    if mD * mX * 4.0 * max(D.shape[0], 1) > big:
+        raise ValueError(
+            f"{names[0]} (entries up to {mD:.1e}) and {names[1]} (up to {mX:.1e}) give "
+            f"correlations {names[1]} @ {names[0]} that overflow; rescale them"
+        )
+
+
+def check_codes_scale(H, D, name="H"):
+    """Refuse codes whose image ``H @ D.T`` (or whose squares) overflow; return ``H``."""
+    mH, mD = max_abs(H), max_abs(D)
+    check_squarable(H, name, underflow=False, peak=mH)
+    big = float(_finfo(H).max)
+    if mH * mD * 4.0 * max(D.shape[1], 1) > big:
+        raise ValueError(
+            f"{name} (entries up to {mH:.1e}) with D (up to {mD:.1e}) gives an image "
+            f"{name} @ D.T that overflows; rescale them"
+        )
+    return H
 
 
 def as_like(a, like):
@@ -135,7 +221,7 @@ def check_choice(value, name: str, choices):
     return value
 
 
-def check_dictionary_and_signals(D, X):
+def check_dictionary_and_signals(D, X, names=("D", "X")):
     """Validate a dictionary and signals for a solver; return ``D, X2, squeeze``.
 
     ``D`` is ``(n_features, n_atoms)``; ``X`` is ``(n_signals, n_features)`` or a single
@@ -146,8 +232,9 @@ def check_dictionary_and_signals(D, X):
     ``D`` with NumPy ``X`` is refused, so that a tensor is never copied off its device
     silently.
     """
-    X = check_array(X, "X", ndim=(1, 2))
-    D = check_array(D, "D", ndim=2)
+    nD, nX = names
+    X = check_array(X, nX, ndim=(1, 2))
+    D = check_array(D, nD, ndim=2)
     if is_tensor(X):
         import torch
 
@@ -155,19 +242,20 @@ def check_dictionary_and_signals(D, X):
     else:
         if is_tensor(D):
             raise TypeError(
-                "D is a torch tensor but X is not: pass both as tensors, or both as "
-                "NumPy arrays (a NumPy D with a tensor X follows X)"
+                f"{nD} is a torch tensor but {nX} is not: pass both as tensors, or both "
+                f"as NumPy arrays (a NumPy {nD} with a tensor {nX} follows {nX})"
             )
         D = D.astype(X.dtype, copy=False)
-    check_solver_float(X, "X")
+    check_solver_float(X, nX)
     squeeze = X.ndim == 1
     X2 = X.reshape(1, -1) if squeeze else X
     if X2.shape[1] != D.shape[0]:
         raise ValueError(
-            f"X has {X2.shape[1]} features per signal but D has {D.shape[0]} rows: "
-            "expected X of shape (n_signals, n_features) and D of shape "
+            f"{nX} has {X2.shape[1]} features per signal but {nD} has {D.shape[0]} "
+            f"rows: expected {nX} of shape (n_signals, n_features) and {nD} of shape "
             "(n_features, n_atoms)"
         )
+    check_scale_pair(D, X2, names)
     return D, X2, squeeze
 
 

@@ -24,7 +24,7 @@ import numpy as np
 from array_api_compat import array_namespace
 
 from ._arrays import is_torch
-from ._validation import check_array, check_choice, check_scalar
+from ._validation import check_array, check_choice, check_scalar, max_abs
 
 __all__ = [
     "activity_ratio",
@@ -189,13 +189,27 @@ def fraction_variance_unexplained(X, X_hat):
             f"X_hat must have the shape of X {tuple(X.shape)}, got {tuple(X_hat.shape)}"
         )
     xp = array_namespace(X)
+    scale = max(max_abs(X), max_abs(X_hat))  # the FVU is scale-free: scale first, so
+    if scale > 0:  # that no square overflows or underflows (a power of two: exact)
+        scale = 2.0 ** math.floor(math.log2(scale))
+        X, X_hat = X / scale, X_hat / scale
     R = X - X_hat
     C = X - xp.mean(X, axis=0, keepdims=True)
-    num = float(xp.sum(R * R))
-    den = float(xp.sum(C * C))
-    if den == 0:
+    s_r, s_c = (2.0 ** math.floor(math.log2(m)) if m > 0 else 0.0
+                for m in (max_abs(R), max_abs(C)))
+    if s_c == 0:
         raise ValueError("X has zero variance (all signals equal): the FVU is undefined")
-    return num / den
+    if s_r == 0:
+        return 0.0
+    num, den = float(xp.sum((R / s_r) ** 2)), float(xp.sum((C / s_c) ** 2))
+    ratio = s_r / s_c
+    fvu = ratio * ratio * num / den if ratio < 1e150 else float("inf")
+    if not np.isfinite(fvu):
+        raise ValueError(
+            f"the FVU overflows: X_hat is {ratio:.1e} times farther from X than X "
+            "varies; check that X_hat reconstructs X"
+        )
+    return fvu
 
 
 def capacity(n_units, code, d=None):

@@ -19,7 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ._validation import check_array, check_choice, check_scalar
+from ._arrays import to_numpy
+from ._validation import check_array, check_choice, check_scalar, check_squarable
 
 __all__ = [
     "DATA_ENV",
@@ -74,16 +75,64 @@ def _md5(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _part_prefix(path: Path) -> str:
+    return f"{path.name}."
+
+
+def _remove_stale_parts(path: Path) -> None:
+    """Remove the partial files that earlier downloads of ``path`` left behind.
+
+    A partial file is named ``<name>.<pid>.<random>.part`` after the process writing it;
+    one whose process is gone (killed by SIGTERM or SIGKILL mid-transfer, when no
+    ``finally`` runs) is removed, one of a live process (a concurrent download) is left.
+    """
+    prefix = _part_prefix(path)
+    try:
+        entries = list(path.parent.iterdir())
+    except OSError:
+        return
+    for entry in entries:
+        name = entry.name
+        if not (name.startswith(prefix) and name.endswith(".part")):
+            continue
+        pid_text = name[len(prefix):].split(".", 1)[0]
+        if pid_text.isdigit() and int(pid_text) != os.getpid() and _alive(int(pid_text)):
+            continue
+        try:
+            entry.unlink()
+        except OSError:
+            pass
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True
+    return True
+
+
 def download(urls, path, md5, *, timeout=60.0):
     """Download the first of ``urls`` that works to ``path``, checking its MD5 checksum.
 
     The data goes to a temporary file in the destination folder, which is renamed to
     ``path`` only once its checksum matches; on any failure the temporary file is
     removed and :class:`OSError` is raised, saying how to provide the file by hand.
+    Partial files that an interrupted earlier download left (a process killed
+    mid-transfer) are removed before the download starts.
     """
     path = Path(path)
-    if isinstance(urls, str):
+    if isinstance(urls, (str, bytes)) or not hasattr(urls, "__iter__"):
         urls = (urls,)
+    urls = tuple(urls)
+    if not urls or not all(isinstance(u, str) for u in urls):
+        raise TypeError(f"urls must be a URL string or a sequence of them, got {urls!r}")
+    if not isinstance(md5, str) or len(md5) != 32:
+        raise ValueError(f"md5 must be a hexadecimal MD5 digest of 32 characters, "
+                         f"got {md5!r}")
+    timeout = check_scalar(timeout, "timeout", low=0.0, low_inclusive=False)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -91,11 +140,13 @@ def download(urls, path, md5, *, timeout=60.0):
             f"cannot create the data folder {path.parent} ({exc}). Point {DATA_ENV} at a "
             f"writable folder, or one that already holds {path.name} (md5 {md5})."
         ) from None
+    _remove_stale_parts(path)
     errors = []
     for url in urls:
         tmp = None
         try:
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".part")
+            fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".part",
+                                       prefix=f"{_part_prefix(path)}{os.getpid()}.")
             with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as r:
                 shutil.copyfileobj(r, out)
             got = _md5(Path(tmp))
@@ -115,8 +166,14 @@ def download(urls, path, md5, *, timeout=60.0):
 
 
 def _read_idx(path: Path, magic: int) -> np.ndarray:
-    with gzip.open(path, "rb") as f:
-        raw = f.read()
+    try:
+        with gzip.open(path, "rb") as f:
+            raw = f.read()
+    except (OSError, EOFError) as exc:  # gzip.BadGzipFile is an OSError
+        raise ValueError(
+            f"{path} is not a readable gzip file ({exc}): delete it and call again to "
+            "download it afresh, or copy a good copy there"
+        ) from None
     if len(raw) < 8 or int.from_bytes(raw[:4], "big") != magic:
         raise ValueError(f"{path} is not an IDX file with magic number {magic}")
     ndim = raw[3]
@@ -128,7 +185,7 @@ def _read_idx(path: Path, magic: int) -> np.ndarray:
     return data.reshape(dims)
 
 
-def load_mnist(split="test", *, root=None, download_missing=True):
+def load_mnist(split="test", *, root=None, download_missing=True, force_download=False):
     """The MNIST digits (LeCun, Cortes and Burges), as published.
 
     Parameters
@@ -139,6 +196,9 @@ def load_mnist(split="test", *, root=None, download_missing=True):
     download_missing : bool
         Download missing files (with checksum); with ``False`` a missing file raises
         :class:`FileNotFoundError`.
+    force_download : bool
+        Download again a file whose checksum does not match (a corrupted copy); by
+        default such a file raises :class:`ValueError` saying what to do.
 
     Returns
     -------
@@ -146,6 +206,10 @@ def load_mnist(split="test", *, root=None, download_missing=True):
     labels : ``(n,)`` int64
     """
     check_choice(split, "split", tuple(_MNIST_FILES))
+    for flag, flag_name in ((download_missing, "download_missing"),
+                            (force_download, "force_download")):
+        if not isinstance(flag, (bool, np.bool_)):
+            raise TypeError(f"{flag_name} must be True or False, got {flag!r}")
     folder = data_home(root) / "mnist"
     img_name, img_md5, lab_name, lab_md5 = _MNIST_FILES[split]
     paths = []
@@ -159,7 +223,15 @@ def load_mnist(split="test", *, root=None, download_missing=True):
                 )
             download([m + name for m in _MNIST_MIRRORS], path, md5)
         elif _md5(path) != md5:
-            raise ValueError(f"{path} does not match its published checksum md5 {md5}")
+            if force_download:
+                download([m + name for m in _MNIST_MIRRORS], path, md5)
+            else:
+                raise ValueError(
+                    f"{path} does not match its published checksum md5 {md5} (a "
+                    "corrupted or truncated copy): delete the file and call load_mnist "
+                    "again to download it afresh, call load_mnist(..., "
+                    "force_download=True), or copy a good copy there"
+                )
         paths.append(path)
     images = _read_idx(paths[0], 2051).astype(np.float32) / 255.0
     labels = _read_idx(paths[1], 2049).astype(np.int64)
@@ -211,6 +283,7 @@ def extract_patches(images, patch_size, n_patches, *, seed=0):
     """
     patch_size = check_scalar(patch_size, "patch_size", low=1, integer=True)
     n_patches = check_scalar(n_patches, "n_patches", low=1, integer=True)
+    seed = check_scalar(seed, "seed", low=0, integer=True)
     if isinstance(images, np.ndarray) and images.ndim == 2:
         images = [images]
     images = [check_array(im, "images", ndim=2) for im in images]
@@ -243,7 +316,7 @@ def whiten(X, *, eps=1e-2):
     noisy high-frequency directions). Returns ``(X_white, W, mean)`` with
     ``X_white = (X - mean) @ W``.
     """
-    X = check_array(X, "X", ndim=2)
+    X = check_squarable(np.asarray(to_numpy(check_array(X, "X", ndim=2))), "X")
     eps = check_scalar(eps, "eps", low=0.0)
     mean = X.mean(axis=0)
     Xc = X - mean
@@ -268,5 +341,11 @@ def load_image_patches(patch_size=8, n_patches=10_000, *, seed=0, names=NATURAL_
         X = X - X.mean(axis=1, keepdims=True)
     if whitened:
         X, _, _ = whiten(X, eps=eps)
-        X = X / X.std()
+        std = X.std()
+        if not std > 0:
+            raise ValueError(
+                "the patches have no variance (flat images): whitened=True cannot scale "
+                "them to unit variance; use whitened=False or images with structure"
+            )
+        X = X / std
     return X

@@ -26,7 +26,7 @@ from array_api_compat import array_namespace, device as _device
 
 from ._arrays import is_numpy, is_torch, synchronize, to_numpy
 from ._threads import kernels_own_the_cores
-from ._validation import check_array, check_choice, check_scalar
+from ._validation import check_array, check_choice, check_scalar, check_squarable
 from ._homotopy import homotopy
 from .solvers import _lasso_values, _power_steps, fista
 
@@ -61,8 +61,19 @@ def normalize_columns(D, max_norm=1.0):
     D = check_array(D, "D", ndim=2)
     max_norm = check_scalar(max_norm, "max_norm", low=0.0, low_inclusive=False)
     xp = array_namespace(D)
-    norms = xp.sqrt(xp.sum(D * D, axis=0, keepdims=True))
-    return D / xp.clip(norms / max_norm, min=1.0)
+    # Scale before squaring: with s_j the power of two at or below max_i |d_ij|, the
+    # squares of d_j / s_j neither overflow nor underflow, and (s_j a power of two)
+    # ||d_j|| = s_j ||d_j / s_j|| exactly, the same number as the unscaled formula
+    # wherever that one does not overflow.
+    peak = xp.max(xp.abs(D), axis=0, keepdims=True)
+    one = xp.ones_like(peak)
+    s = xp.where(peak > 0, 2.0 ** xp.floor(xp.log2(xp.where(peak > 0, peak, one))), one)
+    U = D / s
+    q = xp.sqrt(xp.sum(U * U, axis=0, keepdims=True))
+    q = xp.where(q > 0, q, xp.ones_like(q))
+    ratio = q * (s / max_norm)  # ||d_j|| / max_norm (inf when it overflows)
+    inside = xp.clip(ratio, min=1.0)
+    return xp.where(xp.isfinite(ratio), D / inside, U * (max_norm / q))
 
 
 @dataclass
@@ -220,7 +231,7 @@ def learn_dictionary(X, n_atoms, lam, *, epochs=10, batch_size=256, seed=0,
     True
     """
     numpy_in = not is_torch(X)
-    X = check_array(X, "X", ndim=2)
+    X = check_squarable(check_array(X, "X", ndim=2), "X")
     n_atoms = check_scalar(n_atoms, "n_atoms", low=1, integer=True)
     lam = check_scalar(lam, "lam", low=0.0)
     epochs = check_scalar(epochs, "epochs", low=1, integer=True)
@@ -404,7 +415,8 @@ def denoise_image(noisy, D, lam, patch_size=None, stride=1, *, max_iter=300, tol
     patch_size : int, optional
         Side of the patches; by default :math:`\sqrt{n_{\text{features}}}`.
     stride : int
-        Step between patch positions (1: all overlapping patches).
+        Step between patch positions (1: all overlapping patches), at most
+        ``patch_size`` so that every pixel is covered.
     max_iter, tol : int, float
         Passed to :func:`~sparsecoding.fista`.
 
@@ -421,8 +433,8 @@ def denoise_image(noisy, D, lam, patch_size=None, stride=1, *, max_iter=300, tol
     True
     """
     noisy, D = to_numpy(noisy), to_numpy(D)
-    noisy = check_array(noisy, "noisy", ndim=2)
-    D = check_array(D, "D", ndim=2)
+    noisy = check_squarable(check_array(noisy, "noisy", ndim=2), "noisy")
+    D = check_squarable(check_array(D, "D", ndim=2), "D")
     lam = check_scalar(lam, "lam", low=0.0)
     if patch_size is None:
         patch_size = int(round(np.sqrt(D.shape[0])))
@@ -435,7 +447,7 @@ def denoise_image(noisy, D, lam, patch_size=None, stride=1, *, max_iter=300, tol
     if min(noisy.shape) < patch_size:
         raise ValueError(f"patch_size {patch_size} exceeds the image of shape "
                          f"{noisy.shape} (noisy)")
-    stride = check_scalar(stride, "stride", low=1, integer=True)
+    stride = check_scalar(stride, "stride", low=1, integer=True, high=patch_size)
     rows = _patch_positions(noisy.shape[0], patch_size, stride)
     cols = _patch_positions(noisy.shape[1], patch_size, stride)
     windows = np.lib.stride_tricks.sliding_window_view(noisy, (patch_size, patch_size))

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._validation import check_array, check_scalar
+from ._validation import DivergenceError, check_array, check_scalar, check_squarable
 from .greedy import omp
 
 __all__ = ["GreedyDictionaryResult", "mod", "ksvd"]
@@ -74,7 +74,7 @@ def _omp_codes(D, X, n_nonzero):
 
 
 def _check(X, n_atoms, n_nonzero, n_iter, init, seed):
-    X = check_array(X, "X", ndim=2)
+    X = check_squarable(check_array(X, "X", ndim=2), "X")
     if not isinstance(X, np.ndarray):
         raise TypeError("X must be a NumPy array (MOD and K-SVD run on NumPy arrays)")
     X = X.astype(np.float64, copy=False)
@@ -239,7 +239,8 @@ def _learn(X, n_atoms, n_nonzero, n_iter, init, seed, progress, method):
             D, H = _ksvd_update(X, H, D)
         history.append(_error(X, H, D))
         if not np.isfinite(history[-1]):
-            raise FloatingPointError(f"{method} diverged: the error became {history[-1]}")
+            raise DivergenceError(f"{method} diverged: the error became {history[-1]}; "
+                                  "rescale X (divide it by a power of ten)")
     return GreedyDictionaryResult(D=D, codes=H, history=np.array(history),
                                   n_replaced=n_replaced,
                                   time=time.perf_counter() - start)

@@ -47,7 +47,12 @@ import numpy as np
 
 from array_api_compat import array_namespace
 
-from ._validation import check_array, check_dictionary_and_signals, check_scalar
+from ._validation import (
+    check_array,
+    check_codes_scale,
+    check_dictionary_and_signals,
+    check_scalar,
+)
 
 __all__ = ["DualityGap", "duality_gap", "gap_safe_screen", "kkt_violation"]
 
@@ -79,7 +84,7 @@ class DualityGap:
 
 def _check(D, X, H, lam):
     D, X2, squeeze = check_dictionary_and_signals(D, X)
-    H = check_array(H, "H", ndim=(1, 2), like=X2)
+    H = check_codes_scale(check_array(H, "H", ndim=(1, 2), like=X2), D)
     H2 = H.reshape(1, -1) if H.ndim == 1 else H
     if tuple(H2.shape) != (X2.shape[0], D.shape[1]):
         raise ValueError(

@@ -291,6 +291,8 @@ def gabor_scores(D, shape=None, *, n_starts=4, seed=0):
     [True, False]
     """
     D, shape = check_atom_images(D, shape)
+    peak = np.abs(D).max(axis=0)  # R^2 is scale-free: fit atoms of peak 1 (no overflow)
+    D = D / np.where(peak > 0, peak, 1.0)
     return np.array([fit_gabor(D[:, j].reshape(shape), n_starts=n_starts, seed=seed)[1]
                      for j in range(D.shape[1])])
 

@@ -29,7 +29,12 @@ import numpy as np
 from array_api_compat import array_namespace, device
 
 from ._arrays import detach
-from ._validation import check_choice, check_dictionary_and_signals, check_scalar
+from ._validation import (
+    DivergenceError,
+    check_choice,
+    check_dictionary_and_signals,
+    check_scalar,
+)
 from .solvers import SolverResult, lipschitz_constant
 
 __all__ = ["matching_pursuit", "omp", "iht", "cosamp", "subspace_pursuit"]
@@ -132,7 +137,8 @@ def _finish(xp, X2, H, squeeze, objective, n_iter, converged, extra):
 
 def _check_finite(xp, A, what):
     if not bool(xp.all(xp.isfinite(A))):
-        raise FloatingPointError(f"{what} produced non-finite values (overflow)")
+        raise DivergenceError(f"{what} produced non-finite values (overflow): rescale "
+                              "D and X (divide them by a power of ten)")
 
 
 # ---------------------------------------------------------------- matching pursuit
@@ -199,6 +205,7 @@ def matching_pursuit(D, X, *, max_iter=None, tol=None):
     objective = [0.5 * _to_float_list(xp, rr)]
     thr2 = None if tol is None else tol * tol * xx
     active = (rr > 0) if thr2 is None else (rr > thr2)
+    active = active & xp.any(positive)  # D = 0: h = 0 is the only code
     n_iter = 0
     for _ in range(max_iter):
         if not bool(xp.any(active)):

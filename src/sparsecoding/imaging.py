@@ -21,7 +21,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validation import check_array, check_choice, check_scalar
+from ._validation import (
+    DivergenceError,
+    check_array,
+    check_choice,
+    check_scalar,
+    check_squarable,
+)
 from .prox import _soft
 from .solvers import _Composite, _pgm
 
@@ -66,7 +72,8 @@ def gaussian_kernel(size=9, sigma=4.0):
         raise ValueError(f"size must be odd (the kernel is centred), got {size}")
     sigma = check_scalar(sigma, "sigma", low=0.0, low_inclusive=False)
     r = np.arange(size) - (size - 1) / 2
-    g = np.exp(-(r ** 2) / (2 * sigma ** 2))
+    with np.errstate(over="ignore"):  # a tiny sigma: exp(-inf) = 0, a unit impulse
+        g = np.exp(-0.5 * (r / sigma) ** 2)  # r / sigma first: sigma**2 may underflow
     k = np.outer(g, g)
     return k / k.sum()
 
@@ -322,8 +329,8 @@ def deblur(blurred, kernel, lam, *, n_iter=100, method="fista", wavelet="haar",
     >>> bool(obj[-1] < obj[0]), image.shape
     (True, (8, 8))
     """
-    kernel = _check_kernel(kernel)
-    b = _check_image(blurred, "blurred", kernel)
+    kernel = check_squarable(_check_kernel(kernel), "kernel")
+    b = check_squarable(_check_image(blurred, "blurred", kernel), "blurred")
     lam = check_scalar(lam, "lam", low=0.0)
     n_iter = check_scalar(n_iter, "n_iter", low=0, integer=True)
     check_choice(method, "method", ("fista", "ista"))
@@ -335,6 +342,7 @@ def deblur(blurred, kernel, lam, *, n_iter=100, method="fista", wavelet="haar",
     L = L or 1.0
 
     problem = _Deblurring(b, kernel, lam, wavelet, level)
+    problem.L = L
     c0 = wavelet_analysis(b, wavelet, level).reshape(1, -1)
     c, objective, *_ = _pgm(problem, c0, L=L, momentum=method == "fista",
                             max_iter=n_iter)
@@ -354,6 +362,11 @@ class _Deblurring(_Composite):
         self.shape, self.dtype, self.device = (1, b.size), b.dtype, "cpu"
 
     def synth(self, c):
+        if not np.isfinite(c).all():  # divergence guard: a step longer than 1 / ||A||^2
+            raise DivergenceError(
+                f"deblur diverged (the wavelet coefficients overflowed) with the step "
+                f"1/L, L = {self.L:.3g}: lipschitz is below ||A||_2^2 of the blur; leave "
+                "lipschitz=None (a bound is computed)")
         return wavelet_synthesis(c.reshape(self.b.shape), self.wavelet, self.level)
 
     def image(self, c):
@@ -397,7 +410,13 @@ def psnr(reference, image, data_range=1.0):
             f"image must have the shape of reference {reference.shape}, got {image.shape}"
         )
     data_range = check_scalar(data_range, "data_range", low=0.0, low_inclusive=False)
-    mse = float(np.mean((reference - image) ** 2))
-    if mse == 0.0:
+    # scale before squaring: MSE = s^2 mean((diff / s)^2) with s the largest |diff|,
+    # and the decibels from logarithms, so that neither squares nor ratios overflow
+    diff = reference - image
+    if not np.isfinite(diff).all():
+        raise ValueError("reference - image overflows: rescale reference and image")
+    s = float(np.max(np.abs(diff))) if diff.size else 0.0
+    if s == 0.0:
         return float("inf")
-    return float(10.0 * np.log10(data_range ** 2 / mse))
+    mean_sq = float(np.mean((diff / s) ** 2))
+    return float(20.0 * (np.log10(data_range) - np.log10(s)) - 10.0 * np.log10(mean_sq))

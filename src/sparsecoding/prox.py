@@ -6,6 +6,9 @@ The chapter *Soft thresholding and the proximal operator* derives them.
 
 from __future__ import annotations
 
+import numbers
+
+import numpy as np
 from array_api_compat import array_namespace, device
 
 from ._arrays import is_torch, sigmoid
@@ -29,8 +32,19 @@ def _check_threshold(threshold, v, name="lam"):
         t = check_array(threshold, name, ndim=_ANY_NDIM, like=v)
         if bool(array_namespace(t).any(t < 0)):
             raise ValueError(f"{name} must be non-negative everywhere")
+        try:
+            shape = np.broadcast_shapes(tuple(t.shape), tuple(v.shape))
+        except ValueError:
+            shape = None
+        if shape != tuple(v.shape):
+            raise ValueError(
+                f"{name} of shape {tuple(t.shape)} does not broadcast against v of "
+                f"shape {tuple(v.shape)}: pass a scalar or an array of v's shape"
+            )
         return t
-    return check_scalar(threshold, name, low=0.0)
+    t = check_scalar(threshold, name, low=0.0)
+    # a threshold above the dtype's range acts as its largest number (no overflow)
+    return min(t, float(array_namespace(v).finfo(v.dtype).max))
 
 
 def soft_threshold(v, lam):
@@ -127,7 +141,10 @@ def sigshrink(v, lam, tau=10.0):
     t = _check_threshold(lam, v)
     tau = check_scalar(tau, "tau", low=0.0, low_inclusive=False)
     xp = array_namespace(v)
-    return v * sigmoid(tau * (xp.abs(v) - t))
+    # the logistic function is saturated beyond |tau z| = 1000: clipping z there keeps
+    # tau * z from overflowing (a huge lam or tau) without changing the result
+    bound = min(1e3 / tau, float(xp.finfo(v.dtype).max))
+    return v * sigmoid(tau * xp.clip(xp.abs(v) - t, min=-bound, max=bound))
 
 
 def project_simplex(v, radius=1.0, axis=-1):
@@ -156,10 +173,37 @@ def project_simplex(v, radius=1.0, axis=-1):
     >>> project_simplex([0.5, 0.0, 1.0])
     array([0.25, 0.  , 0.75])
     """
-    v = check_array(v, "v", ndim=_ANY_NDIM[1:])
+    return _project_simplex(v, radius, axis, "v")
+
+
+def _check_axis(axis, ndim):
+    if isinstance(axis, (bool, np.bool_)) or not isinstance(axis, numbers.Integral):
+        raise TypeError(f"axis must be an integer, got {type(axis).__name__} {axis!r}")
+    if not -ndim <= int(axis) < ndim:
+        raise ValueError(f"axis {axis} is out of range for an array of {ndim} dimensions")
+    return int(axis)
+
+
+def _project_simplex(v, radius, axis, name):
+    v = check_array(v, name, ndim=_ANY_NDIM[1:])
     radius = check_scalar(radius, "radius", low=0.0, low_inclusive=False)
+    axis = _check_axis(axis, v.ndim)
     xp = array_namespace(v)
+    info = xp.finfo(v.dtype)
+    if not float(info.tiny) <= radius <= float(info.max):
+        raise ValueError(
+            f"radius {radius!r} is outside the range of {str(v.dtype).replace('torch.', '')}"
+            f" ({float(info.tiny):.1e} to {float(info.max):.1e}): rescale v and radius"
+        )
     moved = xp.moveaxis(v, axis, -1)
+    # Shift by the largest entry first (the projection commutes with adding a constant
+    # to every entry, which only moves the threshold): the entries near the top, where
+    # the support lies, are then computed without cancellation against a large value,
+    # and a radius far below the entries' size is not lost in rounding.
+    # The shifted entries are clipped at -max (a spread above the dtype's range).
+    top = xp.max(moved, axis=-1, keepdims=True)
+    big = xp.finfo(v.dtype).max
+    moved = xp.clip(moved - top, min=-big)
     u = xp.sort(moved, axis=-1, descending=True)
     css = xp.cumulative_sum(u, axis=-1) - radius
     k = xp.arange(1, u.shape[-1] + 1, dtype=u.dtype, device=device(u))
@@ -186,7 +230,7 @@ def sparsemax(z, axis=-1):
     >>> sparsemax([-2.0, 0.0, 0.5])
     array([0.  , 0.25, 0.75])
     """
-    return project_simplex(z, radius=1.0, axis=axis)
+    return _project_simplex(z, 1.0, axis, "z")
 
 
 def sparsemax_jacobian(z):

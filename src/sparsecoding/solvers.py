@@ -19,6 +19,8 @@ The chapters *ISTA*, *FISTA* and *Homotopy and unrolled networks* derive them.
 
 from __future__ import annotations
 
+import functools
+import math
 from dataclasses import dataclass, field, fields
 
 import numpy as np
@@ -33,10 +35,13 @@ from ._threads import map_on_cores
 from .duality import gap_from_sums
 from .prox import _soft
 from ._validation import (
+    DivergenceError,
     check_array,
     check_choice,
+    check_codes_scale,
     check_dictionary_and_signals,
     check_scalar,
+    check_squarable,
 )
 
 __all__ = [
@@ -139,7 +144,7 @@ def lasso_objective(D, X, H, lam, *, reduction="sum"):
     0.375
     """
     D, X2, squeeze = check_dictionary_and_signals(D, X)
-    H = check_array(H, "H", ndim=(1, 2), like=X2)
+    H = check_codes_scale(check_array(H, "H", ndim=(1, 2), like=X2), D)
     H2 = H.reshape(1, -1) if H.ndim == 1 else H
     if H2.shape != (X2.shape[0], D.shape[1]):
         raise ValueError(
@@ -201,15 +206,35 @@ def lipschitz_constant(D, *, max_iter=100, tol=1e-7, seed=0):
     >>> round(lipschitz_constant(np.diag([3.0, 1.0])), 6)
     9.0
     """
-    D = check_array(D, "D", ndim=2)
+    D = check_squarable(check_array(D, "D", ndim=2), "D")
     max_iter = check_scalar(max_iter, "max_iter", low=1, integer=True)
-    tol = check_scalar(tol, "tol", low=0.0)
+    tol = check_scalar(tol, "tol", low=0.0, high=1.0)
     seed = check_scalar(seed, "seed", low=0, integer=True)
     with no_grad(D):
         return _power_iteration(D, max_iter, tol, seed)
 
 
 def _power_iteration(D, max_iter, tol, seed):
+    # Scale before squaring: iterate on D / s, s the power of two at or below
+    # max|D_ij| (the squares neither overflow nor underflow; dividing by a power of two
+    # is exact, so L is the unscaled computation's number wherever that one is finite),
+    # and scale back, refusing an L the dtype cannot hold.
+    xp = array_namespace(D)
+    peak = float(xp.max(xp.abs(D)))
+    if peak == 0.0:
+        return 0.0
+    scale = 2.0 ** math.floor(math.log2(peak))  # a Python float: D keeps its dtype
+    L = float(_power_iteration_unit(D / scale, max_iter, tol, seed)) * scale * scale
+    if not np.isfinite(L) or L > float(xp.finfo(D.dtype).max):
+        raise ValueError(
+            f"D has entries up to {peak:.1e}: its Lipschitz constant ||D||_2^2 "
+            f"overflows {str(D.dtype).replace('torch.', '')}; rescale D (divide it by a "
+            "power of ten)"
+        )
+    return L
+
+
+def _power_iteration_unit(D, max_iter, tol, seed):
     xp = array_namespace(D)
     smaller = min(D.shape)
     # Iterate on the smaller of D^T D and D D^T: they share their largest eigenvalue.
@@ -564,6 +589,18 @@ def _backtrack(problem, Y, AY, L, k, eta=2.0):
                              "finite (check the inputs)")
 
 
+def _overflow_is_checked(engine):
+    """Divergence guard: NumPy's overflow warnings are silenced inside the engine,
+    whose :func:`_check_divergence` raises a :class:`DivergenceError` with advice
+    when the objective stops being finite (``np.errstate`` is restored on exit)."""
+    @functools.wraps(engine)
+    def run(*args, **kwargs):
+        with np.errstate(over="ignore", invalid="ignore"):
+            return engine(*args, **kwargs)
+    return run
+
+
+@_overflow_is_checked
 def _pgm(problem, H0, *, L, backtracking=False, momentum=False, restart=None,
          max_iter=1000, tol=None, first_check=1):
     r"""The proximal-gradient method on one chunk (SPORCO's ``pgm`` is a model).
@@ -599,6 +636,8 @@ def _pgm(problem, H0, *, L, backtracking=False, momentum=False, restart=None,
             Hn, An, F_new, Y_next, AY_next = problem.step(
                 H, A, Y, AY, L, problem.lam_at(k) / L, mom, F)
         history.append(xp.sum(F_new))
+        if k % problem.check_every == 0 and not bool(xp.isfinite(history[-1])):
+            break  # diverged: _check_divergence below raises
         if tol and k >= first_check and (
                 (k - first_check) % problem.check_every == 0 or k == max_iter):
             cert, cert_k = problem.certificate(Hn, An, Y), k
@@ -610,7 +649,26 @@ def _pgm(problem, H0, *, L, backtracking=False, momentum=False, restart=None,
         cert = problem.certificate(H, A, H)
         converged = bool(xp.all(cert <= tol))
     objective = np.asarray(_to_numpy(xp.stack(history)), dtype=np.float64)
+    _check_divergence(objective, L, converged)
     return H, objective, k, converged, cert, L
+
+
+def _check_divergence(objective, L, converged):
+    """Divergence guard: a non-finite objective, or an unconverged run that ends above
+    where it started, means the step ``1/L`` was too long (``L`` below the gradient's
+    Lipschitz constant): raise instead of returning the iterates as data."""
+    bad = not np.isfinite(objective[-1])
+    if not bad and not converged and len(objective) > 1:
+        start, end = objective[0], objective[-1]
+        bad = end > start + 1e-4 * abs(start)
+    if bad:
+        raise DivergenceError(
+            f"the iterates diverged (objective {objective[0]:.3g} at the start, "
+            f"{objective[-1]:.3g} at the end) with the step 1/L, L = {L:.3g}: "
+            "lipschitz is below the gradient's Lipschitz constant (||D||_2^2 for the "
+            "lasso, see lipschitz_constant); leave lipschitz=None to compute it, or "
+            "use lipschitz='backtracking'"
+        )
 
 
 def _check_init(init, X2, n_atoms):
@@ -898,13 +956,15 @@ def lasso_path(D, X, lams, *, solver="fista", max_iter=2000, tol=1e-6, **kwargs)
     -------
     list of SolverResult, in the order of ``lams`` as given.
     """
-    lams_arr = check_array(np.asarray(lams, dtype=np.float64), "lams", ndim=1)
+    lams_arr = np.asarray(_to_numpy(check_array(lams, "lams", ndim=1)), dtype=np.float64)
     if (lams_arr < 0).any():
         raise ValueError("lams must be non-negative")
     check_choice(solver, "solver", ("fista", "ista"))
     run = fista if solver == "fista" else ista
     D, X2, squeeze = check_dictionary_and_signals(D, X)
-    L = kwargs.pop("lipschitz", None) or lipschitz_constant(D)
+    L = kwargs.pop("lipschitz", None)
+    if L is None:
+        L = lipschitz_constant(D) or None  # D = 0: let the solver choose
     results = [None] * len(lams_arr)
     init = None
     for i in np.argsort(-lams_arr, kind="stable"):

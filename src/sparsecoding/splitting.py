@@ -31,6 +31,7 @@ import numpy as np
 from array_api_compat import array_namespace, is_torch_namespace
 
 from ._validation import (
+    DivergenceError,
     check_array,
     check_dictionary_and_signals,
     check_scalar,
@@ -108,9 +109,9 @@ def _rows(xp, A):
 def _finish(xp, H, history, n_iter, converged, squeeze, extra):
     for v in history:
         if not np.isfinite(v):
-            raise FloatingPointError(
+            raise DivergenceError(
                 f"{extra['solver']} diverged: the objective became {v} (check the "
-                "scale of X and D)"
+                "scale of X and D, and rho for admm)"
             )
     return SolverResult(
         codes=H[0] if squeeze else H,

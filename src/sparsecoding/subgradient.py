@@ -29,7 +29,9 @@ from array_api_compat import array_namespace, device
 
 from ._arrays import no_grad, to_numpy
 from ._validation import (
+    DivergenceError,
     check_array,
+    check_codes_scale,
     check_choice,
     check_dictionary_and_signals,
     check_scalar,
@@ -65,7 +67,7 @@ class SubgradientResult(SolverResult):
 
 
 def _check_codes(H, X2, D, name="H"):
-    H = check_array(H, name, ndim=(1, 2), like=X2)
+    H = check_codes_scale(check_array(H, name, ndim=(1, 2), like=X2), D, name)
     H2 = H.reshape(1, -1) if H.ndim == 1 else H
     if tuple(H2.shape) != (X2.shape[0], D.shape[1]):
         raise ValueError(
@@ -244,6 +246,11 @@ def subgradient_method(D, X, lam, *, max_iter=1000, step="diminishing",
             best_history.append(xp.sum(best))
     history = to_numpy(xp.stack(history)).astype(np.float64)
     best_history = to_numpy(xp.stack(best_history)).astype(np.float64)
+    if not np.isfinite(history).all():  # divergence guard
+        raise DivergenceError(
+            f"the subgradient method diverged (the objective overflowed) with the first "
+            f"step {eta0:.3g}: use a smaller step_size (1 / ||D||_2^2 by default), or "
+            "rescale lam, D and X")
     return SubgradientResult(
         codes=H[0] if squeeze else H,
         objective=history,
