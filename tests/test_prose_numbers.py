@@ -139,7 +139,10 @@ def _markdown_of(path: Path) -> str:
     nb = json.loads(path.read_text())
     return "\n\n".join(
         "".join(c["source"]) if isinstance(c["source"], list) else c["source"]
-        for c in nb["cells"] if c["cell_type"] == "markdown")
+        for c in nb["cells"] if c["cell_type"] == "markdown"
+        # the list of references by key (chapters/_ext/add_references.py) is not prose:
+        # its years, volumes and pages are those of the cited works
+        and "jupyterlab-references" not in c.get("metadata", {}).get("tags", []))
 
 
 def _param(path: Path):

@@ -55,6 +55,9 @@ HIDE_BY_TAG = {
     "hide-output": (False, True),
 }
 
+#: The references cell of add_references.py: tagged remove-cell for the site, not folded.
+REFERENCES_TAG = "jupyterlab-references"
+
 SOLUTION_START = re.compile(r"^\s*(```+|:::+)\s*\{solution-start\}", re.M)
 SOLUTION_END = re.compile(r"^\s*(```+|:::+)\s*\{solution-end\}", re.M)
 
@@ -130,6 +133,10 @@ def apply(nb) -> None:
         outputs = any(HIDE_BY_TAG[t][1] for t in tags if t in HIDE_BY_TAG)
         if i in solution:
             source, outputs = True, True
+        if REFERENCES_TAG in tags:
+            # the chapter's references for JupyterLab (add_references.py): removed from the
+            # site, which has its own bibliography, but meant to be read here
+            source, outputs = False, False
         _set_hidden(cell, source, outputs)
 
 

@@ -53,6 +53,8 @@ WORD_TOLERANCE = 0.10
 _FENCE = re.compile(r"^\s*(?:`{3,}|:{3,})\s*(\{[^}]*\})?(.*)$")
 _SKIP = re.compile(r"^\s*(?::[\w-]+:.*|\([\w.:-]+\)=\s*)$")  # directive options, labels
 _COMMENT = re.compile(r"<!--.*?-->", re.S)
+#: Markdown cells left out of the word count: the references cell of add_references.py.
+SKIP_TAG = "jupyterlab-references"
 
 _CPU_PROBE = (
     "import resource as _resource\n"
@@ -72,8 +74,8 @@ def count_words(nb) -> int:
     """Words of the chapter's Markdown cells; MyST fences, options, labels and comments left out."""
     words = 0
     for cell in nb.cells:
-        if cell.cell_type != "markdown":
-            continue
+        if cell.cell_type != "markdown" or SKIP_TAG in cell.metadata.get("tags", []):
+            continue  # the list of references by key (add_references.py) is not read
         text = _COMMENT.sub(" ", cell.source)
         for line in text.splitlines():
             fence = _FENCE.match(line)

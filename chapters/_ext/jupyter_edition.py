@@ -17,7 +17,8 @@ notebook, plus a zip of all of them and a wheel of the package:
 - code cells carry the outputs of the build's execution; test cells that only assert
   (tagged ``remove-cell``, removed from the site too) are left out, and so is the cell
   that reads the chapter's measured reading and running times (tagged ``chapter-time``),
-  whose values are written into the opening.
+  whose values are written into the opening; so is the list of references by key that
+  ``add_references.py`` writes for JupyterLab (tagged ``jupyterlab-references``).
 
 The site's download button and the Colab launch button point at the edition.
 """
@@ -44,6 +45,10 @@ DISTRIBUTION = "sparse-coding-course"
 
 #: What the Colab launch button opens: the edition on the branch the site is published to.
 COLAB_URL = "{colab}/github/{org}/{repo}/blob/{branch}/" + FOLDER + "/{docname}.ipynb"
+
+#: Tag of the cell, written by ``add_references.py``, that lists a chapter's references
+#: for JupyterLab (which cannot resolve citations); the edition leaves it out.
+REFERENCES_TAG = "jupyterlab-references"
 
 _EVAL_RESULTS: dict[str, dict[str, str]] = {}  # notebook path -> {expression: value}
 
@@ -455,21 +460,26 @@ class Site:
         inner = "; ".join(f"{self._authors(k)}, {self._year(k)}" for k in known)
         return inner if role in ("cite:alp", "cite:ps") else f"({inner})"
 
-    def references_cell(self, keys):
+    def formatted_references(self, keys) -> dict[str, str]:
+        """``{key: full reference in Markdown}`` for the known ``keys`` (pybtex's plain style)."""
         from pybtex.plugin import find_plugin
 
         keys = [k for k in keys if self.bib is not None and k in self.bib.entries]
         if not keys:
-            return None
+            return {}
         style = find_plugin("pybtex.style.formatting", "plain")()
         bib = copy.deepcopy(self.bib)
         bib.entries = {k: bib.entries[k] for k in keys}
-        entries = sorted(style.format_entries(bib.entries.values()),
-                         key=lambda e: (self._authors(e.key).lower(), self._year(e.key)))
+        return {entry.key: " ".join(entry.text.render_as("markdown").split())
+                for entry in style.format_entries(bib.entries.values())}
+
+    def references_cell(self, keys):
+        texts = self.formatted_references(keys)
+        if not texts:
+            return None
         lines = ["## References", ""]
-        for entry in entries:
-            text = " ".join(entry.text.render_as("markdown").split())
-            lines.append(f"- {text}")
+        for key in sorted(texts, key=lambda k: (self._authors(k).lower(), self._year(k))):
+            lines.append(f"- {texts[key]}")
         return "\n".join(lines)
 
 
@@ -496,6 +506,11 @@ def edition_notebook(nb, docname: str, site: Site, values: dict[str, str], wheel
             cells.append(nbformat.v4.new_markdown_cell(
                 _solution_markdown(source_cells[i:end + 1], start.group(2), convert)))
             i = end + 1
+            continue
+        if REFERENCES_TAG in cell.metadata.get("tags", []):
+            # the JupyterLab list of the chapter's references (add_references.py): the
+            # edition writes its own references cell at the end
+            i += 1
             continue
         if cell.cell_type == "markdown":
             new = nbformat.v4.new_markdown_cell(convert.convert(cell.source))
