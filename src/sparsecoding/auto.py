@@ -28,7 +28,7 @@ about 57 atoms out of 64 features; one signal at a time; :math:`\lambda` at half
   call, most where the problem is badly conditioned on the support: small
   :math:`\lambda`, coherent atoms), and coordinate descent and ADMM (NumPy, one vector
   operation per coordinate or iteration) 20 to 1,700 times longer;
-* gap-safe screening (:func:`~sparsecoding.duality.gap_safe_screen`) after a first
+* gap-safe screening (:func:`~sparsecoding.gap_safe_screen`) after a first
   FISTA run halved FISTA's time on the large dictionary, still three times the
   homotopy's, and saved nothing elsewhere; the homotopy itself never touches the atoms
   it would remove (an inactive atom costs one comparison per breakpoint);
@@ -102,7 +102,7 @@ def choose_method(D, X, lam, *, tol=1e-6):
     Returns
     -------
     method : str
-        One of :data:`METHODS`.
+        One of ``"homotopy"`` and ``"fista"`` (``METHODS``).
     reason : str
         The rule that chose it, in words.
 
