@@ -18,12 +18,11 @@ import os
 import re
 import shutil
 import subprocess
-import sysconfig
 import tomllib
-import venv
 from pathlib import Path
 
 import pytest
+from clean_venv import make_clean_venv
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
@@ -97,15 +96,7 @@ def test_the_editable_line_makes_the_package_importable(tmp_path):
     """``pip install -e .`` from the root, as repo2docker runs it, into a clean venv (the
     dependencies visible from this interpreter's site-packages, nothing downloaded)."""
     env_dir = tmp_path / "venv"
-    venv.EnvBuilder(with_pip=True, symlinks=True).create(env_dir)
-    python = env_dir / "bin" / "python"
-    purelib = subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()"
-                              "['purelib'])"], capture_output=True, text=True,
-                             check=True).stdout.strip()
-    system = {sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]}
-    Path(purelib, "system-packages.pth").write_text("\n".join(sorted(system)) + "\n")
-    clean = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PIP_TARGET")}
-    clean.update(PIP_NO_INDEX="1", PIP_DISABLE_PIP_VERSION_CHECK="1")
+    python, clean = make_clean_venv(env_dir)
     chapter_dir = ROOT / "chapters" / "part2"
     before = set((ROOT / "src").glob("*.egg-info"))
     probe = subprocess.run([python, "-c", "import sparsecoding"], env=clean, cwd=chapter_dir,

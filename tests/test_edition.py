@@ -12,17 +12,15 @@ from __future__ import annotations
 import html.parser
 import importlib.util
 import json
-import os
 import re
 import shutil
 import subprocess
 import sys
-import sysconfig
-import venv
 from pathlib import Path
 
 import nbformat
 import pytest
+from clean_venv import make_clean_venv
 
 ROOT = Path(__file__).resolve().parents[1]
 EXT = ROOT / "chapters" / "_ext"
@@ -228,18 +226,7 @@ def test_install_cell_installs_the_package_from_a_wheel(tmp_path):
     assert name == "sparse-coding-course"
     assert wheel.name == f"sparse_coding_course-{version}-py3-none-any.whl"
     env_dir = tmp_path / "venv"
-    venv.EnvBuilder(with_pip=True, symlinks=True).create(env_dir)
-    python = env_dir / "bin" / "python"
-    purelib = subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()"
-                              "['purelib'])"], capture_output=True, text=True,
-                             check=True).stdout.strip()
-    # The system's packages (numpy, scipy ...) as a plain path entry: unlike
-    # --system-site-packages this does not run their .pth files, so an editable install
-    # of this repository there stays invisible, as on Colab.
-    system = {sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]}
-    Path(purelib, "system-packages.pth").write_text("\n".join(sorted(system)) + "\n")
-    clean = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PIP_TARGET")}
-    clean.update(PIP_NO_INDEX="1", PIP_DISABLE_PIP_VERSION_CHECK="1")
+    python, clean = make_clean_venv(env_dir)
     probe = subprocess.run([python, "-c", "import sparsecoding"], env=clean,
                            capture_output=True, text=True)
     assert probe.returncode != 0, "sparsecoding is importable before the install cell"
