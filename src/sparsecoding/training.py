@@ -241,10 +241,10 @@ def fit(model, loss_fn, data, *, epochs=None, steps=None, batch_size=128, lr=1e-
 
     Returns
     -------
-    dict
-        ``"loss"`` and every entry of ``loss_fn``'s dict: one value per step;
-        ``"epoch_<name>"`` for every entry of ``metrics``: one value per epoch (the
-        ``history`` of training, not a solver's ``objective``).
+    history : dict
+        The training history (a solver's per-iteration values are its ``objective``):
+        ``"loss"`` and every entry of ``loss_fn``'s dict, one value per step;
+        ``"epoch_<name>"`` for every entry of ``metrics``, one value per epoch.
 
     Raises
     ------
