@@ -122,3 +122,14 @@ def test_resample_revives_dead_latents():
     cos = (sae.W_dec[:, idx].detach().T @ V.T).max(dim=1).values
     torch.testing.assert_close(cos, torch.ones(len(idx)))
     assert not dead_latents(sae, X)[idx].all()
+
+
+def test_one_name_for_the_hidden_units():
+    # the whole autoencoder family takes its number of hidden units as ``n_hidden``
+    for sae in (L1SparseAutoencoder(n_inputs=3, n_hidden=5),
+                TopKSparseAutoencoder(n_inputs=3, n_hidden=5, k=2)):
+        assert sae.n_hidden == 5 and sae.decoder_weight.shape == (3, 5)
+    with pytest.raises(ValueError, match="n_hidden"):
+        L1SparseAutoencoder(3, 0)
+    with pytest.raises(TypeError):
+        L1SparseAutoencoder(n_inputs=3, n_latents=5)

@@ -430,21 +430,22 @@ class L1SparseAutoencoder(SparseAutoencoder):
 
     Parameters
     ----------
-    n_inputs, n_latents : int
-        Input dimension and number of latents (atoms).
+    n_inputs, n_hidden : int
+        Input dimension and number of hidden units (atoms), the *latents* of the
+        chapter.
     seed : int
         Seed of the initial atoms.
 
     Examples
     --------
-    >>> sae = L1SparseAutoencoder(n_inputs=3, n_latents=6)
+    >>> sae = L1SparseAutoencoder(n_inputs=3, n_hidden=6)
     >>> x_hat, h = sae(torch.zeros(2, 3))
     >>> tuple(x_hat.shape), tuple(h.shape)
     ((2, 3), (2, 6))
     """
 
-    def __init__(self, n_inputs, n_latents, *, seed=0):
-        super().__init__(n_inputs, n_latents, constraint="unit_norm", pre_bias=True,
+    def __init__(self, n_inputs, n_hidden, *, seed=0):
+        super().__init__(n_inputs, n_hidden, constraint="unit_norm", pre_bias=True,
                          seed=seed)
 
 
@@ -461,22 +462,24 @@ class TopKSparseAutoencoder(SparseAutoencoder):
 
     Parameters
     ----------
-    n_inputs, n_latents : int
+    n_inputs, n_hidden : int
+        Input dimension and number of hidden units (atoms), the *latents* of the
+        chapter.
     k : int
-        Number :math:`1 \le k \le` ``n_latents`` of latents kept per signal.
+        Number :math:`1 \le k \le` ``n_hidden`` of hidden units kept per signal.
     seed : int
         Seed of the initial atoms.
 
     Examples
     --------
-    >>> sae = TopKSparseAutoencoder(n_inputs=3, n_latents=6, k=2)
+    >>> sae = TopKSparseAutoencoder(n_inputs=3, n_hidden=6, k=2)
     >>> _, h = sae(torch.randn(4, 3))
     >>> bool(((h != 0).sum(dim=1) <= 2).all())
     True
     """
 
-    def __init__(self, n_inputs, n_latents, k, *, seed=0):
-        super().__init__(n_inputs, n_latents, constraint="unit_norm", pre_bias=True,
+    def __init__(self, n_inputs, n_hidden, k, *, seed=0):
+        super().__init__(n_inputs, n_hidden, constraint="unit_norm", pre_bias=True,
                          seed=seed)
         self.k = check_scalar(k, "k", low=1, integer=True, high=self.n_hidden)
 

@@ -12,7 +12,8 @@ autoencoder learns a dictionary whose columns should recover the columns of :mat
 Names: ``n_true_features`` is :math:`m`, the number of true (latent) features a toy
 signal is built from; ``n_dims`` is :math:`d`, the size of a toy signal (what the rest
 of the package calls ``n_features``, the columns of ``X``). An autoencoder's own units
-are its ``n_latents``.
+are its ``n_hidden`` hidden units, which the chapter, like its sources, calls
+*latents*.
 """
 
 from __future__ import annotations
@@ -169,7 +170,7 @@ def mean_max_cosine_similarity(learned, true):
               \frac{\langle e_j, d_k\rangle}{\lVert e_j\rVert\,\lVert d_k\rVert}
 
     for the columns :math:`e_j` of ``true`` ``(n_dims, m)`` and :math:`d_k` of
-    ``learned`` ``(n_dims, n_latents)``. It is 1 when every true feature is a learned
+    ``learned`` ``(n_dims, n_hidden)``. It is 1 when every true feature is a learned
     direction (in any order, at any positive scale). Chapter: *Superposition and
     interpretability*.
 
@@ -205,7 +206,7 @@ def _on_model(model, X):
 
 @torch.no_grad()
 def dead_latents(model, X, *, batch_size=4096):
-    """Boolean tensor ``(n_latents,)``: which latents are zero on every row of ``X``.
+    """Boolean tensor ``(n_hidden,)``: which latents are zero on every row of ``X``.
 
     The codes are made by ``model.encode`` batch by batch, each batch moved to the
     model's device, and the verdict is the one definition of a dead unit,
