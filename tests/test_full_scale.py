@@ -52,3 +52,24 @@ def test_every_configuration_runs_a_few_steps(tmp_path, monkeypatch):
 
 def test_every_configuration_has_a_runner():
     assert set(full_scale.RUNNERS) == set(full_scale.CONFIGS)
+
+
+def test_load_results_shows_only_a_complete_run(tmp_path, capsys):
+    path = tmp_path / "results.json"
+    assert full_scale.load_results("lista", path) is None  # no file
+    assert "--only lista" in capsys.readouterr().out
+    results = {"hardware": {"device": "cuda:0", "gpu": "Some GPU"},
+               "date": "2026-01-02T03:04:05+00:00", "shortened": True,
+               "experiments": {"lista": {"runs": [{"T": 1}]}}}
+    path.write_text(json.dumps(results))
+    assert full_scale.load_results("lista", path) is None  # a shortened run
+    capsys.readouterr()
+    results["shortened"] = False
+    path.write_text(json.dumps(results))
+    assert full_scale.load_results("superposition", path) is None  # not in the file
+    capsys.readouterr()
+    assert full_scale.load_results("lista", path) == {"runs": [{"T": 1}]}
+    out = capsys.readouterr().out
+    assert "Some GPU" in out and "2026-01-02" in out
+    with pytest.raises(ValueError, match="name"):
+        full_scale.load_results("nope", path)

@@ -52,7 +52,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-__all__ = ["CONFIGS", "RUNNERS", "amortisation_gap", "run_config", "run_all", "main"]
+__all__ = ["CONFIGS", "RUNNERS", "amortisation_gap", "run_config", "run_all", "load_results",
+           "main"]
 
 SC_GRID = [0.0, 1e-5, 5e-5, 1e-4, 5e-4, 1e-3, 2.7e-3]
 
@@ -515,6 +516,44 @@ def run_all(out, *, names=None, device=None, steps=None, n_train=None, seeds=Non
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(results, indent=1) + "\n")  # after every configuration
     return results
+
+
+def load_results(name, path="full_scale_results.json"):
+    """Return the full-scale results of one configuration, for a chapter to show.
+
+    Reads the results file ``path`` (written by :func:`run_all`) and prints where and
+    when the runs were made. A chapter shows full-scale numbers only through this
+    function, so that every number it shows is labelled with its hardware and date.
+
+    Parameters
+    ----------
+    name : str
+        A configuration of ``CONFIGS``.
+    path : str or pathlib.Path
+        The results file, relative to the chapter (the runner writes
+        ``chapters/part3/full_scale_results.json``).
+
+    Returns
+    -------
+    dict or None
+        The results of ``name`` (what :func:`run_config` returned), or ``None``, after
+        printing how to make them, when the file is absent, was written by a
+        shortened run (``--steps`` or ``--n-train``) or does not hold ``name``: a
+        chapter then shows no full-scale number.
+    """
+    if name not in CONFIGS:
+        raise ValueError(f"name must be one of {sorted(CONFIGS)}, got {name!r}")
+    path = Path(path)
+    results = json.loads(path.read_text()) if path.is_file() else {}
+    experiment = results.get("experiments", {}).get(name)
+    if experiment is None or results.get("shortened", True):
+        print("No full-scale results file for this chapter: run "
+              f"`python -m sparsecoding.nn.full_scale --only {name}` on a GPU to make one.")
+        return None
+    hardware = results["hardware"]
+    print(f"Full scale, run on {hardware.get('gpu', hardware['device'])} "
+          f"on {results['date']}:")
+    return experiment
 
 
 def main(argv=None):
