@@ -7,8 +7,8 @@ Run on a machine with a CUDA GPU, from the repository root::
 It trains every configuration of ``CONFIGS``, several seeds each, and writes one
 results file, ``chapters/part3/full_scale_results.json`` by default: the hardware, the
 date, the versions, the settings and every measured number. The chapters show
-full-scale numbers only from that file, labelled with where and when it ran, and none
-when it is absent. ``--only NAME`` runs one configuration; ``--steps N`` shortens every
+full-scale numbers only from that file, read by :func:`load_results`, labelled with
+where and when it ran, and none when it is absent. ``--only NAME`` runs one configuration; ``--steps N`` shortens every
 run (the smoke test in ``tests/`` runs every configuration for a few steps on the CPU).
 ``CONFIGS`` is the one place of the full-scale sizes: a chapter run at full scale
 (``SPARSECODING_SCALE=full``) reads its sizes from it.
