@@ -20,8 +20,9 @@ For each setting, in interleaved order (ours, SPAMS, ours, SPAMS ...):
 
 * ``learn_dictionary`` for 1 and 2 epochs (and ``init="random"`` for 1 epoch);
 * SPAMS for 1 and 2 epochs;
-* SPAMS for the time ``learn_dictionary`` took for one epoch (``iter`` negative: a
-  time budget in seconds), the objectives at equal time.
+* SPAMS for the time ``learn_dictionary`` took for one epoch: as many mini-batches as
+  fit in that time at SPAMS's pace of its one-epoch run (its own time budget,
+  ``iter < 0``, counts whole seconds only); the objectives at equal time.
 
 The summary: the time each learner needs to reach SPAMS's final (2-epoch) objective,
 and the objectives of both at the time of one epoch of ``learn_dictionary``.
@@ -110,9 +111,12 @@ def run(scale="small", threads=1, quick=False, log=print, sizes=None, partial=No
 
         def theirs(epochs=None, seconds=None):
             if spams is None:
-                return
-            iters = (-seconds if seconds is not None
-                     else max(1, int(round(epochs * n_batches))))
+                return None
+            if seconds is None:
+                iters = max(1, int(round(epochs * n_batches)))
+            else:  # as many mini-batches as SPAMS's own pace fits in the time
+                pace = spams_one["time"] / spams_one["iterations"]
+                iters = max(1, int(round(seconds / pace)))
             t0 = time.perf_counter()
             D = spams.trainDL(np.asfortranarray(X.T), K=n_atoms, lambda1=LAM, mode=2,
                               iter=iters, batchsize=BATCH, numThreads=threads,
@@ -124,12 +128,14 @@ def run(scale="small", threads=1, quick=False, log=print, sizes=None, partial=No
             else:
                 row["budget"] = seconds
             record(row, D, t)
+            return row
 
         t_one = ours(1)
-        theirs(epochs=1)
+        spams_one = theirs(epochs=1)
         ours(2)
         theirs(epochs=1 if quick else 2)
-        theirs(seconds=t_one)
+        if spams_one is not None:
+            theirs(seconds=t_one)
         if not (short or quick):
             ours(1, init="random")
         current["summary"] = _summary(runs)
