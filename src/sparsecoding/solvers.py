@@ -385,6 +385,10 @@ class _Composite:
     def lam_at(self, k):
         return 0.0
 
+    def initial_image(self, H, H0):
+        """The image of the starting codes ``H`` (``H0`` is what the caller gave)."""
+        return self.image(H)
+
     def prox_step(self, Y, AY, L, thr):
         """The proximal-gradient step from ``Y``: new codes, their image and the
         objective per row."""
@@ -449,6 +453,12 @@ class _Lasso(_Composite):
 
     def image(self, H):
         return H @ self.G if self.gram else H @ self.D.T - self.X
+
+    def initial_image(self, H, H0):
+        if H0 is not None:
+            return self.image(H)
+        # the image of zero codes, without a product: 0 (Gram) or -x (residual)
+        return self.xp.zeros_like(self.B) if self.gram else -self.X
 
     def grad(self, AY, Y):
         return AY - self.B if self.gram else AY @ self.D
@@ -622,7 +632,7 @@ def _pgm(problem, H0, *, L, backtracking=False, momentum=False, restart=None,
     """
     xp = problem.xp
     H = problem.initial(H0)
-    A = problem.image(H)
+    A = problem.initial_image(H, H0)
     F = problem.smooth(H, A) + problem.penalty(H)
     history = [xp.sum(F)]
     mom = _Momentum(xp, restart, F.shape[0], problem.device) if momentum else None
