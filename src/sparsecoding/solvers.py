@@ -335,16 +335,19 @@ class _Momentum:
     r"""FISTA's momentum for the engine, with an optional adaptive restart per row
     :cite:p:`odonoghue2015restart`: ``"function"``, where the objective went up;
     ``"gradient"``, where the momentum points uphill, :math:`(y - h^+)\cdot(h^+ - h) > 0`.
-    ``t`` is a float without restart, else float64 per row."""
+    ``t`` is a float without restart, else float64 per row. With ``constant``, the
+    momentum is that number at every iteration (no :math:`t`, no restart)."""
 
-    def __init__(self, xp, restart, n_rows, device):
-        self.xp, self.restart = xp, restart
+    def __init__(self, xp, restart, n_rows, device, constant=None):
+        self.xp, self.restart, self.constant = xp, restart, constant
         self.t = 1.0
         if restart is not None:
             self.t = xp.ones((n_rows,), dtype=xp.float64, device=device)
 
     def advance(self, keep=1.0):
         """This iteration's :math:`\beta` (a float, or per row); :math:`t` moves on."""
+        if self.constant is not None:
+            return self.constant
         beta, self.t = _momentum(self.t, keep)
         return beta
 
@@ -618,7 +621,8 @@ def _pgm(problem, H0, *, L, backtracking=False, momentum=False, restart=None,
     Each iteration (:meth:`_Composite.step`): a gradient step on the smooth part from
     the point ``Y`` and the proximal operator, with the step ``1/L`` (fixed, or found
     by backtracking); the objective of the new codes; the next point ``Y``: the new
-    codes (ISTA) or FISTA's extrapolation (:class:`_Momentum`), with an adaptive
+    codes (``momentum=False``, ISTA) or the extrapolation of :class:`_Momentum`
+    (``True``: FISTA's :math:`\beta_k`; a float: that constant :math:`\beta`), with an adaptive
     restart of the momentum per row (``"function"``: the objective went up;
     ``"gradient"``: the momentum points uphill, :math:`(y - h^+)\cdot(h^+ - h) > 0`).
     Then the stopping test, every ``problem.check_every`` iterations from
@@ -635,7 +639,11 @@ def _pgm(problem, H0, *, L, backtracking=False, momentum=False, restart=None,
     A = problem.initial_image(H, H0)
     F = problem.smooth(H, A) + problem.penalty(H)
     history = [xp.sum(F)]
-    mom = _Momentum(xp, restart, F.shape[0], problem.device) if momentum else None
+    # momentum: False (ISTA), True (FISTA's t_k) or a float (that constant momentum)
+    constant = None if isinstance(momentum, (bool, np.bool_)) else float(momentum)
+    mom = None
+    if momentum or constant is not None:
+        mom = _Momentum(xp, restart, F.shape[0], problem.device, constant)
     Y, AY = H, A
     cert, cert_k, converged, k = None, -1, False, 0
     for k in range(1, max_iter + 1):
@@ -729,8 +737,25 @@ def _check_lipschitz(lipschitz, D):
     return (L if L > 0 else 1.0), False
 
 
+def _strong_momentum(mu, L, backtracking, restart):
+    r"""The constant momentum :math:`(\sqrt L - \sqrt\mu)/(\sqrt L + \sqrt\mu)` of
+    the strongly convex case, after checking ``mu`` against the other arguments."""
+    mu = check_scalar(mu, "mu", low=0.0, low_inclusive=False)
+    if backtracking:
+        raise ValueError("mu needs a fixed Lipschitz constant (its momentum is "
+                         "computed from L): give lipschitz as a number or None, "
+                         "not 'backtracking'")
+    if restart is not None:
+        raise ValueError(f"mu and restart={restart!r} exclude each other: the momentum "
+                         "is either the constant one of mu or FISTA's with restarts")
+    if mu > L:
+        raise ValueError(f"mu must be at most the Lipschitz constant L = {L:.6g} (the "
+                         f"eigenvalues of D^T D lie in [mu, L]), got {mu!r}")
+    return (math.sqrt(L) - math.sqrt(mu)) / (math.sqrt(L) + math.sqrt(mu))
+
+
 def _proximal_gradient(D, X, lam, *, max_iter, tol, init, lipschitz, momentum,
-                       restart, n_layers, mode, chunk_size):
+                       restart, n_layers, mode, chunk_size, mu=None):
     """Validate, split the signals into chunks, run :func:`_pgm` on each, gather."""
     D, X2, squeeze = check_dictionary_and_signals(D, X)
     lam = _check_lam(lam)
@@ -742,6 +767,8 @@ def _proximal_gradient(D, X, lam, *, max_iter, tol, init, lipschitz, momentum,
     if init is not None:
         init = _check_init(init, X2, n_atoms)
     L, backtracking = _check_lipschitz(lipschitz, D)
+    if mu is not None:
+        momentum = _strong_momentum(mu, L, backtracking, restart)
     on_numpy = is_numpy(X2)
     if chunk_size is None:
         chunk_size = _default_chunk_size(D, X2, on_numpy)
@@ -760,7 +787,7 @@ def _proximal_gradient(D, X, lam, *, max_iter, tol, init, lipschitz, momentum,
         Xc = X2[start:stop]
         if compiled:
             problem = _CompiledLasso(xp, D, Xc, G, mode, lam, n_layers,
-                                     exact_objective=momentum and restart == "function")
+                                     exact_objective=restart == "function")
         else:
             problem = _Lasso(xp, D, Xc, G, mode, lam, n_layers)
         H0 = None if init is None else init[start:stop]
@@ -861,7 +888,7 @@ def ista(D, X, lam, *, max_iter=1000, tol=1e-6, init=None, lipschitz=None,
 
 
 def fista(D, X, lam, *, max_iter=1000, tol=1e-6, init=None, lipschitz=None,
-          restart=None, mode="auto", chunk_size=None):
+          restart=None, mu=None, mode="auto", chunk_size=None):
     r"""FISTA, ISTA with Nesterov momentum (Beck and Teboulle, 2009).
 
     .. math::
@@ -873,7 +900,17 @@ def fista(D, X, lam, *, max_iter=1000, tol=1e-6, init=None, lipschitz=None,
     with :math:`t_1 = 1`, :math:`y_1 = h_0`. The objective converges at the rate
     :math:`O(1/k^2)` but need not decrease at every step; adaptive restart
     (O'Donoghue and Candès, 2015) resets the momentum of a signal when it does harm.
-    Derived in the chapter *FISTA*.
+    When the eigenvalues of :math:`D^\top D` lie in :math:`[\mu, L]` with
+    :math:`\mu > 0`, the constant momentum
+
+    .. math::
+
+        y_{k+1} = h_{k+1} + \beta (h_{k+1} - h_k), \qquad
+        \beta = \frac{\sqrt L - \sqrt\mu}{\sqrt L + \sqrt\mu},
+
+    gives the linear rate :math:`F(h_k) - F^\star \le (1 - \sqrt{\mu/L})^k
+    (F(h_0) - F^\star + \tfrac\mu2\|h_0 - h^\star\|^2)`
+    :cite:p:`nesterov2004introductory,beck2017first`. Derived in the chapter *FISTA*.
 
     Parameters
     ----------
@@ -881,6 +918,12 @@ def fista(D, X, lam, *, max_iter=1000, tol=1e-6, init=None, lipschitz=None,
         ``"function"`` restarts a signal's momentum when its objective increases;
         ``"gradient"`` when the momentum points uphill,
         :math:`(y_k - h_{k+1})^\top(h_{k+1} - h_k) > 0`.
+    mu : float, optional
+        The strong convexity modulus :math:`\mu`, a lower bound :math:`0 < \mu \le L`
+        on the eigenvalues of :math:`D^\top D` (the smallest one for the best rate).
+        With it, the momentum is the constant :math:`\beta` above instead of
+        :math:`(t_k - 1)/t_{k+1}`; it needs a fixed :math:`L` (not ``"backtracking"``)
+        and no ``restart``.
 
     Notes
     -----
@@ -900,6 +943,7 @@ def fista(D, X, lam, *, max_iter=1000, tol=1e-6, init=None, lipschitz=None,
     return _proximal_gradient(
         D, X, lam, max_iter=max_iter, tol=tol, init=init, lipschitz=lipschitz,
         momentum=True, restart=restart, n_layers=0, mode=mode, chunk_size=chunk_size,
+        mu=mu,
     )
 
 
