@@ -144,19 +144,27 @@ def lasso_objective(D, X, H, lam, *, reduction="sum"):
     0.375
     """
     D, X2, squeeze = check_dictionary_and_signals(D, X)
-    H = check_codes_scale(check_array(H, "H", ndim=(1, 2), like=X2), D)
-    H2 = H.reshape(1, -1) if H.ndim == 1 else H
-    if H2.shape != (X2.shape[0], D.shape[1]):
-        raise ValueError(
-            f"H must have shape {(X2.shape[0], D.shape[1])} (n_signals, n_atoms) to "
-            f"match X and D, got {tuple(H.shape)}"
-        )
+    H2 = _check_codes(H, X2, D)
     lam = _check_lam(lam)
     check_choice(reduction, "reduction", ("sum", "none"))
     values = _lasso_values(array_namespace(X2), D, X2, H2, lam)
     if reduction == "sum":
         return float(values.sum())
     return values[0] if squeeze else values
+
+
+def _check_codes(H, X2, D, name="H"):
+    """Codes (or starting codes) for the signals ``X2`` and the dictionary ``D``: an
+    array like ``X2`` of shape ``(n_signals, n_atoms)`` (a 1-D one is one signal's
+    code) whose image does not overflow; returned 2-D."""
+    H = check_codes_scale(check_array(H, name, ndim=(1, 2), like=X2), D, name)
+    H2 = H.reshape(1, -1) if H.ndim == 1 else H
+    if tuple(H2.shape) != (X2.shape[0], D.shape[1]):
+        raise ValueError(
+            f"{name} must have shape {(X2.shape[0], D.shape[1])} (n_signals, n_atoms) "
+            f"to match X and D, got {tuple(H.shape)}"
+        )
+    return H2
 
 
 def _lasso_values(xp, D, X, H, lam):
@@ -490,12 +498,17 @@ class _Lasso(_Composite):
             xr = -xp.sum(self.X * A, axis=1)
         cmax = xp.max(xp.abs(C), axis=1)
         if self.lam == 0:
-            pos = self.lam_max > 0
-            safe = xp.where(pos, self.lam_max, xp.ones_like(cmax))
-            return xp.where(pos, cmax / safe, 0 * cmax)
+            return _relative_kkt(xp, cmax, self.lam_max)
         rr = 2 * self.smooth(H, A)  # |r|^2, in both modes
         l1 = xp.sum(xp.abs(H), axis=1)
         return gap_from_sums(xp, self.half_xx, rr, xr, cmax, l1, self.lam)[1]
+
+
+def _relative_kkt(xp, cmax, lam_max):
+    """The stopping measure of least squares (``lam = 0``), per signal:
+    :math:`\|D^\top r\|_\infty / \|D^\top x\|_\infty` (0 where :math:`D^\top x = 0`)."""
+    pos = lam_max > 0
+    return xp.where(pos, cmax / xp.where(pos, lam_max, xp.ones_like(cmax)), 0 * cmax)
 
 
 def _free(buffers, *live):
@@ -689,19 +702,6 @@ def _check_divergence(objective, L, converged):
         )
 
 
-def _check_init(init, X2, n_atoms):
-    """Initial codes: an array like ``X2`` of shape ``(n_signals, n_atoms)`` (a 1-D
-    ``init`` is one signal's code)."""
-    init = check_array(init, "init", ndim=(1, 2), like=X2)
-    init = init.reshape(1, -1) if init.ndim == 1 else init
-    if tuple(init.shape) != (X2.shape[0], n_atoms):
-        raise ValueError(
-            f"init must have shape {(X2.shape[0], n_atoms)} (n_signals, n_atoms), "
-            f"got {tuple(init.shape)}"
-        )
-    return init
-
-
 def _default_chunk_size(D, X, on_cpu=None):
     """Signals per chunk: bounded memory; on NumPy arrays, also cache-sized."""
     if on_cpu is None:
@@ -765,7 +765,7 @@ def _proximal_gradient(D, X, lam, *, max_iter, tol, init, lipschitz, momentum,
     xp = array_namespace(X2)
     n_signals, n_atoms = X2.shape[0], D.shape[1]
     if init is not None:
-        init = _check_init(init, X2, n_atoms)
+        init = _check_codes(init, X2, D, "init")
     L, backtracking = _check_lipschitz(lipschitz, D)
     if mu is not None:
         momentum = _strong_momentum(mu, L, backtracking, restart)
