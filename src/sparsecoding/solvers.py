@@ -505,7 +505,7 @@ class _Lasso(_Composite):
 
 
 def _relative_kkt(xp, cmax, lam_max):
-    """The stopping measure of least squares (``lam = 0``), per signal:
+    r"""The stopping measure of least squares (``lam = 0``), per signal:
     :math:`\|D^\top r\|_\infty / \|D^\top x\|_\infty` (0 where :math:`D^\top x = 0`)."""
     pos = lam_max > 0
     return xp.where(pos, cmax / xp.where(pos, lam_max, xp.ones_like(cmax)), 0 * cmax)
