@@ -19,7 +19,6 @@ The chapters *ISTA*, *FISTA* and *Homotopy and unrolled networks* derive them.
 
 from __future__ import annotations
 
-import functools
 import math
 from dataclasses import dataclass, field, fields
 
@@ -232,7 +231,10 @@ def _power_iteration(D, max_iter, tol, seed):
     if peak == 0.0:
         return 0.0
     scale = 2.0 ** math.floor(math.log2(peak))  # a Python float: D keeps its dtype
-    L = float(_power_iteration_unit(D / scale, max_iter, tol, seed)) * scale * scale
+    # iterate on the smaller of D^T D and D D^T: they share their largest eigenvalue
+    M = D / scale if D.shape[1] <= D.shape[0] else D.T / scale
+    v0 = random_normal((min(D.shape),), like=D, seed=seed)
+    L = float(_power_steps(M, v0, max_iter, tol)[0]) * scale * scale
     if not np.isfinite(L) or L > float(xp.finfo(D.dtype).max):
         raise ValueError(
             f"D has entries up to {peak:.1e}: its Lipschitz constant ||D||_2^2 "
@@ -240,14 +242,6 @@ def _power_iteration(D, max_iter, tol, seed):
             "power of ten)"
         )
     return L
-
-
-def _power_iteration_unit(D, max_iter, tol, seed):
-    xp = array_namespace(D)
-    smaller = min(D.shape)
-    # Iterate on the smaller of D^T D and D D^T: they share their largest eigenvalue.
-    M = D if D.shape[1] == smaller else D.T
-    return _power_steps(M, random_normal((smaller,), like=D, seed=seed), max_iter, tol)[0]
 
 
 def _power_steps(M, v, max_iter, tol):
@@ -615,18 +609,10 @@ def _backtrack(problem, Y, AY, L, k, eta=2.0):
                              "finite (check the inputs)")
 
 
-def _overflow_is_checked(engine):
-    """Divergence guard: NumPy's overflow warnings are silenced inside the engine,
-    whose :func:`_check_divergence` raises a :class:`DivergenceError` with advice
-    when the objective stops being finite (``np.errstate`` is restored on exit)."""
-    @functools.wraps(engine)
-    def run(*args, **kwargs):
-        with np.errstate(over="ignore", invalid="ignore"):
-            return engine(*args, **kwargs)
-    return run
-
-
-@_overflow_is_checked
+# Divergence guard: NumPy's overflow warnings are silenced inside the engine, whose
+# _check_divergence raises a DivergenceError with advice when the objective stops being
+# finite (np.errstate, a context decorator, restores the error state on exit).
+@np.errstate(over="ignore", invalid="ignore")
 def _pgm(problem, H0, *, L, backtracking=False, momentum=False, restart=None,
          max_iter=1000, tol=None, first_check=1):
     r"""The proximal-gradient method on one chunk (SPORCO's ``pgm`` is a model).
