@@ -252,8 +252,8 @@ def _homotopy_checked(Dn, X2, squeeze, lam, max_steps, tol, limited, gram=None,
         # one block of NumPy signals (one signal per call, most often): its arrays
         # are the results
         H, objective, n_fista, n_degenerate = _homotopy_block(
-            Dn, X2, lam, max_steps, tol, limited, steps, lam_max, rel_gap, solved,
-            gram, resid, blas)
+            Dn, to_numpy(X2, np.float64), lam, max_steps, tol, limited, steps, lam_max,
+            rel_gap, solved, gram, resid, blas)
         codes = H if X2.dtype == np.float64 else H.astype(X2.dtype)
     else:
         xp = array_namespace(X2)

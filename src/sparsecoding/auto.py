@@ -34,7 +34,11 @@ about 57 atoms out of 64 features; one signal at a time; :math:`\lambda` at half
   it would remove (an inactive atom costs one comparison per breakpoint);
 * the Gram matrix :math:`D^\top D` is what the walk works on: computed once per call by
   BLAS on one thread, and kept for the next call with the same dictionary (one signal
-  per call: several times faster; large dictionary: about twice).
+  per call: several times faster; large dictionary: about twice);
+* with one signal per call, the walk itself takes a few tens of microseconds, so the
+  call's fixed costs decide: the arguments are checked once, a dictionary equal to the
+  cached one is checked by that comparison (it passed the checks before), and the
+  results of a single block are returned without copies.
 
 Hence: the homotopy for arrays on the CPU (NumPy, or torch tensors on the CPU); on an
 accelerator (a torch tensor on a GPU), where the sequential walk cannot use the device,
