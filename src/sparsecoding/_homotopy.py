@@ -313,7 +313,8 @@ def _homotopy_block(D, X, lam, max_steps, tol, limited, steps, lam_max, rel_gap,
         solved[rest] = _certified(rel_gap[rest], kkt[rest], lam, tol)
         objective = objective.copy()
         objective[-1] = float(np.sum(_lasso_values(np, D, X, H, lam)))
-    return H, objective, int(rest.size), int(np.count_nonzero(status == DEGENERATE))
+    n_degenerate = int(np.count_nonzero(status == DEGENERATE))
+    return H, objective, int(rest.size), n_degenerate
 
 
 def homotopy_path(D, x, lam=0.0, *, max_steps=None, tol=1e-10):

@@ -157,7 +157,8 @@ def check_squarable(a, name: str, *, n_terms=None, underflow=True, peak=None):
         )
     if underflow and 0.0 < m and m * m < tiny:
         raise ValueError(
-            f"{name} has entries of at most {m:.1e}: their squares underflow {_dtype_name(a)} "
+            f"{name} has entries of at most {m:.1e}: their squares underflow "
+            f"{_dtype_name(a)} "
             f"(smallest normal number {tiny:.1e}) and lose all precision; rescale "
             f"{name} (multiply it by a power of ten) before calling"
         )
