@@ -50,9 +50,9 @@ def test_shapes_and_numpy_forward(tied):
 
 def test_loss_parts_match_closed_form():
     torch.manual_seed(1)
-    model = SparseAutoencoder(6, 8, constraint="inverse_norm", alpha=0.3).double()
+    model = SparseAutoencoder(6, 8, constraint="inverse_norm", inverse_norm_weight=0.3).double()
     x = torch.randn(10, 6, dtype=torch.float64)
-    loss, parts = model.loss(x, l1=0.2)
+    loss, parts = model.loss(x, lam=0.2)
     ref_x, ref_h = _numpy_forward(model, x)
     xn = x.numpy()
     We = model.encoder.weight.detach().numpy()
@@ -114,7 +114,7 @@ def test_unit_norm_kept_by_fit_and_norms_grow_without():
     runs = {}
     for constraint in ("none", "unit_norm"):
         model = SparseAutoencoder(8, 12, constraint=constraint)
-        hist = fit(model, lambda m, x: m.loss(x, l1=0.5), X, epochs=5, batch_size=32,
+        hist = fit(model, lambda m, x: m.loss(x, lam=0.5), X, epochs=5, batch_size=32,
                    lr=1e-2, after_step=model.after_step,
                    metrics=lambda m: m.weight_norms(), progress=False,
                    device=torch.device("cpu"))
@@ -168,7 +168,7 @@ def test_gradient_of_g_matches_finite_differences():
     with torch.no_grad():
         model.encoder.bias.fill_(0.3)  # most units active: the loss is smooth here
     x = torch.randn(6, 4, dtype=torch.float64)
-    loss, _ = model.loss(x, l1=0.1)
+    loss, _ = model.loss(x, lam=0.1)
     loss.backward()
     grad = model.G.grad.clone()
     assert float(grad.abs().max()) > 0  # gradients reach G
@@ -178,9 +178,9 @@ def test_gradient_of_g_matches_finite_differences():
         for i in range(5):
             for j in range(5):
                 model.G[i, j] += eps
-                up = float(model.loss(x, l1=0.1)[0])
+                up = float(model.loss(x, lam=0.1)[0])
                 model.G[i, j] -= 2 * eps
-                down = float(model.loss(x, l1=0.1)[0])
+                down = float(model.loss(x, lam=0.1)[0])
                 model.G[i, j] += eps
                 fd[i, j] = (up - down) / (2 * eps)
     torch.testing.assert_close(grad, fd, atol=1e-6, rtol=1e-5)
@@ -189,7 +189,7 @@ def test_gradient_of_g_matches_finite_differences():
 def test_gradient_reaches_g_from_zero():
     torch.manual_seed(9)
     model = ExplainingAwayAutoencoder(4, 5, t_star=1, gamma=1.0)
-    loss, _ = model.loss(torch.randn(8, 4), l1=0.1)
+    loss, _ = model.loss(torch.randn(8, 4), lam=0.1)
     loss.backward()
     assert float(model.G.grad.abs().max()) > 0
 
@@ -201,8 +201,8 @@ def test_input_validation():
         SparseAutoencoder(4, 0)
     with pytest.raises(TypeError, match="n_inputs"):
         SparseAutoencoder(4.5, 3)
-    with pytest.raises(ValueError, match="alpha"):
-        SparseAutoencoder(4, 5, alpha=-1.0)
+    with pytest.raises(ValueError, match="inverse_norm_weight"):
+        SparseAutoencoder(4, 5, inverse_norm_weight=-1.0)
     with pytest.raises(TypeError, match="tied"):
         SparseAutoencoder(4, 5, tied="yes")
     with pytest.raises(ValueError, match="penalize"):
@@ -220,8 +220,8 @@ def test_input_validation():
         model(np.zeros((3, 4)))
     with pytest.raises(TypeError, match="x must have a floating-point"):
         model(torch.zeros(3, 4, dtype=torch.int64))
-    with pytest.raises(ValueError, match="l1"):
-        model.loss(torch.randn(3, 4), l1=-0.1)
+    with pytest.raises(ValueError, match="lam"):
+        model.loss(torch.randn(3, 4), lam=-0.1)
 
 
 # ----------------------------------------------------------- one family, one base
@@ -282,11 +282,14 @@ def test_seeded_models_are_reproducible_and_leave_torch_alone():
     torch.testing.assert_close(a.W_dec.norm(dim=0), torch.ones(7))
 
 
-def test_lam_and_l1_are_one_weight():
+def test_lam_is_the_only_name_of_the_sparsity_weight():
     torch.manual_seed(3)
     model = SparseAutoencoder(5, 7)
     x = torch.randn(6, 5)
     with torch.no_grad():
-        assert float(model.loss(x, lam=0.3)[0]) == float(model.loss(x, l1=0.3)[0])
-        assert float(model.loss(x, 0.3)[0]) == float(model.loss(x, l1=0.3)[0])
+        assert float(model.loss(x, lam=0.3)[0]) == float(model.loss(x, 0.3)[0])
         assert float(model.loss(x)[0]) == float(model.loss(x, 0.0)[0])
+    with pytest.raises(TypeError, match="l1"):
+        model.loss(x, l1=0.3)  # the old alias is gone: one name, one meaning
+    with pytest.raises(TypeError, match="alpha"):
+        SparseAutoencoder(5, 7, alpha=0.1)

@@ -118,20 +118,18 @@ def test_mlp_reads_images_of_its_size_only():
 
 def test_autoencoder_losses_check_weight_and_batch():
     x = torch.randn(5, 4)
-    with pytest.raises(ValueError, match="l1"):
-        SparseAutoencoder(4, 6).loss(x, l1=-1.0)
+    with pytest.raises(ValueError, match="lam"):
+        SparseAutoencoder(4, 6).loss(x, lam=-1.0)
     with pytest.raises(ValueError, match="lam"):
         L1SparseAutoencoder(4, 6).loss(x, NAN)
     with pytest.raises(ValueError, match="lam"):
         TopKSparseAutoencoder(4, 6, k=2).loss(x, float("inf"))
-    with pytest.raises(TypeError, match="lam or as l1, not both"):
-        SparseAutoencoder(4, 6).loss(x, 0.1, l1=0.1)
     with pytest.raises(ValueError, match="x must hold at least one signal"):
         SparseAutoencoder(4, 6).loss(torch.zeros(0, 4), 0.1)
     with pytest.raises(ValueError, match="x has 3 features"):
         L1SparseAutoencoder(4, 6).loss(torch.zeros(5, 3), 0.1)
     with pytest.raises(ValueError, match="x must contain only finite"):
-        ExplainingAwayAutoencoder(4, 6).loss(torch.full((5, 4), NAN), l1=0.1)
+        ExplainingAwayAutoencoder(4, 6).loss(torch.full((5, 4), NAN), lam=0.1)
     with pytest.raises(ValueError, match="h has 5 features .* expects 6 \\(n_hidden=6\\)"):
         SparseAutoencoder(4, 6).decode(torch.zeros(2, 5))
 
@@ -171,7 +169,7 @@ def test_classifier_losses_check_labels():
 def test_toy_model_checks_features_and_importance():
     model = ToyModel(5, 2)
     f = torch.rand(3, 5)
-    with pytest.raises(ValueError, match=r"f has 4 features .*n_features=5"):
+    with pytest.raises(ValueError, match=r"f has 4 features .*n_true_features=5"):
         model(torch.zeros(3, 4))
     with pytest.raises(ValueError, match="f must contain only finite"):
         model(torch.full((3, 5), NAN))
@@ -235,7 +233,10 @@ def _sae_fit(calls=None, **kwargs):
     ({"batch_size": "8"}, TypeError, "batch_size"),
     ({"epochs": -1}, ValueError, "epochs"),
     ({"epochs": 1.5}, TypeError, "epochs"),
-    ({"epochs": None}, TypeError, "epochs"),
+    ({"epochs": 2, "steps": 5}, TypeError, "epochs or as steps"),
+    ({"epochs": None, "steps": -1}, ValueError, "steps"),
+    ({"epochs": None, "steps": 1.5}, TypeError, "steps"),
+    ({"epochs": None, "steps": "10"}, TypeError, "steps"),
     ({"lr": 0.0}, ValueError, "lr"),
     ({"lr": -1.0}, ValueError, "lr"),
     ({"lr": NAN}, ValueError, "lr"),

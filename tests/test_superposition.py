@@ -27,7 +27,7 @@ def test_feature_probability_and_range():
 
 
 def test_toy_data_is_linear_embedding():
-    data = ToyFeatureData(n_features=9, n_dims=4, p=0.3, seed=1)
+    data = ToyFeatureData(n_true_features=9, n_dims=4, p=0.3, seed=1)
     F, X = data.sample(50, seed=2)
     np.testing.assert_allclose(X.numpy(), F.numpy() @ data.embed.numpy().T, atol=1e-6)
     np.testing.assert_allclose(np.linalg.norm(data.embed.numpy(), axis=0), 1.0, atol=1e-6)

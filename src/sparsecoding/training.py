@@ -190,10 +190,17 @@ def _minibatches(n, batch_size, seed, epochs):
             yield order[start:start + batch_size]
 
 
-def fit(model, loss_fn, data, *, epochs=1, batch_size=128, lr=1e-3, optimizer=None,
-        after_step=None, metrics=None, seed=0, device=None, progress=True,
+def fit(model, loss_fn, data, *, epochs=None, steps=None, batch_size=128, lr=1e-3,
+        optimizer=None, after_step=None, metrics=None, seed=0, device=None, progress=True,
         checkpoint=None, desc="training"):
     """Train ``model`` by minibatch gradient descent and return the history of every metric.
+
+    The minibatches are drawn without replacement, epoch after epoch: each epoch is a
+    fresh permutation of the examples cut into batches of ``batch_size`` (the last one
+    smaller when ``batch_size`` does not divide the number of examples). The length of
+    training is given either in ``epochs`` or in optimiser ``steps``; the first ``steps``
+    batches are those of the epoch-by-epoch order, so ``steps = k * ceil(n /
+    batch_size)`` trains exactly as ``epochs = k``.
 
     Parameters
     ----------
@@ -203,14 +210,20 @@ def fit(model, loss_fn, data, *, epochs=1, batch_size=128, lr=1e-3, optimizer=No
         ``(loss, dict_of_scalars)``; the dict's entries are recorded per step.
     data : tensor or tuple of tensors
         Tensors sharing their first dimension; minibatches are drawn from it.
-    epochs, batch_size, lr : training length, minibatch size, Adam's learning rate
+    epochs : int, optional
+        Number of passes over the data (1 when neither ``epochs`` nor ``steps`` is given).
+    steps : int, optional
+        Number of optimiser steps (minibatches), instead of ``epochs``; the last epoch
+        is cut short where the count is reached.
+    batch_size, lr : minibatch size, Adam's learning rate
     optimizer : torch.optim.Optimizer, optional
         Adam with ``lr`` when not given.
     after_step : callable, optional
         ``after_step(model)`` after every optimiser step (e.g. re-normalising the
         decoder columns), run under ``torch.no_grad()``.
     metrics : callable, optional
-        ``metrics(model)`` returns a dict of scalars, recorded once per epoch.
+        ``metrics(model)`` returns a dict of scalars, recorded at the end of every epoch
+        (a last epoch cut short by ``steps`` included).
     seed : int
         Seeds torch and the minibatch order.
     device : torch.device or str, optional
@@ -228,9 +241,10 @@ def fit(model, loss_fn, data, *, epochs=1, batch_size=128, lr=1e-3, optimizer=No
 
     Returns
     -------
-    dict
-        ``"loss"`` and every entry of ``loss_fn``'s dict: one value per step;
-        ``"epoch_<name>"`` for every entry of ``metrics``: one value per epoch.
+    history : dict
+        The training history (a solver's per-iteration values are its ``objective``):
+        ``"loss"`` and every entry of ``loss_fn``'s dict, one value per step;
+        ``"epoch_<name>"`` for every entry of ``metrics``, one value per epoch.
 
     Raises
     ------
@@ -266,8 +280,17 @@ def fit(model, loss_fn, data, *, epochs=1, batch_size=128, lr=1e-3, optimizer=No
     if any(t.shape[0] != n for t in tensors):
         shapes = ", ".join(str(tuple(t.shape)) for t in tensors)
         raise ValueError(f"data tensors must share their first dimension, got {shapes}")
-    epochs = check_scalar(epochs, "epochs", low=0, integer=True)
+    if epochs is not None and steps is not None:
+        raise TypeError("give the length of training as epochs or as steps, not both")
     batch_size = check_scalar(batch_size, "batch_size", low=1, integer=True)
+    steps_per_epoch = -(-n // batch_size)
+    if steps is None:
+        epochs = 1 if epochs is None else check_scalar(epochs, "epochs", low=0,
+                                                       integer=True)
+        total = epochs * steps_per_epoch
+    else:
+        total = check_scalar(steps, "steps", low=0, integer=True)
+        epochs = -(-total // steps_per_epoch)
     lr = check_scalar(lr, "lr", low=0.0, low_inclusive=False)
     seed = check_scalar(seed, "seed", low=0, integer=True)
     if not isinstance(progress, (bool, np.bool_)):
@@ -294,14 +317,12 @@ def fit(model, loss_fn, data, *, epochs=1, batch_size=128, lr=1e-3, optimizer=No
     if optimizer is None:
         optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     history = {"loss": []}
-    steps_per_epoch = -(-n // batch_size)
-    bar = tqdm(total=epochs * steps_per_epoch, desc=desc, disable=not progress,
-               leave=False)
+    bar = tqdm(total=total, desc=desc, disable=not progress, leave=False)
     batches = iterate_minibatches(n, batch_size, seed=seed, epochs=epochs)
     start = time.perf_counter()
     for epoch in range(epochs):
         model.train()
-        for step in range(steps_per_epoch):
+        for step in range(min(steps_per_epoch, total - epoch * steps_per_epoch)):
             idx = torch.as_tensor(next(batches), device=device)
             out = loss_fn(model, *(t[idx] for t in tensors))
             loss, parts = out if isinstance(out, tuple) else (out, {})
@@ -343,9 +364,9 @@ def fit(model, loss_fn, data, *, epochs=1, batch_size=128, lr=1e-3, optimizer=No
                     history.setdefault(f"epoch_{key}", []).append(float(value))
     bar.close()
     if progress:
-        steps = len(history["loss"])
-        final = f", final loss {history['loss'][-1]:.4g}" if steps else ""
-        print(f"{desc}: {steps} steps in {time.perf_counter() - start:.1f} s{final}")
+        done = len(history["loss"])
+        final = f", final loss {history['loss'][-1]:.4g}" if done else ""
+        print(f"{desc}: {done} steps in {time.perf_counter() - start:.1f} s{final}")
     model.eval()
     if checkpoint is not None:
         _save_checkpoint(model.state_dict(), checkpoint)

@@ -78,7 +78,7 @@ class SparseAutoencoder(nn.Module):
     * ``"unit_norm"``: the decoder columns :math:`d_j` (the atoms) are kept at unit
       norm by :meth:`normalize_decoder_`, to be called after every optimiser step
       (``fit(..., after_step=model.after_step)``);
-    * ``"inverse_norm"``: the penalty :math:`\alpha \sum_j 1/\|w_j\|_2^2` on the
+    * ``"inverse_norm"``: the penalty :math:`\xi \sum_j 1/\|w_j\|_2^2` on the
       encoder rows :math:`w_j` (``penalize="encoder"``, the weights that shrink in the
       escape) or on the decoder columns (``penalize="decoder"``, which grow in the
       escape, so this penalty cannot stop it: the chapter measures it).
@@ -93,8 +93,9 @@ class SparseAutoencoder(nn.Module):
     n_inputs, n_hidden : int
         Input dimension and number of hidden units (atoms).
     constraint : {"none", "unit_norm", "inverse_norm"}
-    alpha : float
-        Weight :math:`\alpha \ge 0` of the inverse-norm penalty.
+    inverse_norm_weight : float
+        Weight :math:`\xi \ge 0` of the inverse-norm penalty (used only with
+        ``constraint="inverse_norm"``).
     tied : bool
         Use :math:`W_d = W_e^\top` (one weight matrix).
     penalize : {"encoder", "decoder"}
@@ -131,13 +132,14 @@ class SparseAutoencoder(nn.Module):
     must have shape (n_signals, 4) or (4,)
     """
 
-    def __init__(self, n_inputs, n_hidden, constraint="none", alpha=1e-2, tied=False,
-                 penalize="encoder", *, pre_bias=False, seed=None):
+    def __init__(self, n_inputs, n_hidden, constraint="none", inverse_norm_weight=1e-2,
+                 tied=False, penalize="encoder", *, pre_bias=False, seed=None):
         super().__init__()
         self.n_inputs = check_scalar(n_inputs, "n_inputs", low=1, integer=True)
         self.n_hidden = check_scalar(n_hidden, "n_hidden", low=1, integer=True)
         self.constraint = check_choice(constraint, "constraint", CONSTRAINTS)
-        self.alpha = check_scalar(alpha, "alpha", low=0.0)
+        self.inverse_norm_weight = check_scalar(inverse_norm_weight, "inverse_norm_weight",
+                                                low=0.0)
         for flag, name in ((tied, "tied"), (pre_bias, "pre_bias")):
             if not isinstance(flag, bool):
                 raise TypeError(f"{name} must be True or False, got {flag!r}")
@@ -194,7 +196,7 @@ class SparseAutoencoder(nn.Module):
 
     @property
     def W_dec(self):
-        """The decoder weights :math:`W_d`, ``(n_inputs, n_hidden)``: the ``decoder_weight``."""
+        """The decoder weights :math:`W_d`, ``(n_inputs, n_hidden)``, the ``decoder_weight``."""
         return self.decoder_weight
 
     @property
@@ -234,14 +236,14 @@ class SparseAutoencoder(nn.Module):
             self.normalize_decoder_()
 
     def norm_penalty(self):
-        r""":math:`\alpha\sum_j 1/\|w_j\|_2^2` for ``"inverse_norm"``, else 0."""
+        r""":math:`\xi\sum_j 1/\|w_j\|_2^2` for ``"inverse_norm"``, else 0."""
         if self.constraint != "inverse_norm":
             return self.encoder.weight.new_zeros(())
         if self.penalize == "encoder":
             sq = (self.encoder.weight ** 2).sum(dim=1)
         else:
             sq = (self.decoder_weight ** 2).sum(dim=0)
-        return self.alpha * (1.0 / sq.clamp_min(_EPS)).sum()
+        return self.inverse_norm_weight * (1.0 / sq.clamp_min(_EPS)).sum()
 
     @staticmethod
     def sparsity_penalty(h):
@@ -283,7 +285,7 @@ class SparseAutoencoder(nn.Module):
         h = self.encode(x)
         return self._decode(h), h
 
-    def loss(self, x, lam=None, *, l1=None):
+    def loss(self, x, lam=0.0):
         r"""The training loss and its parts, averaged over the minibatch ``x``.
 
         .. math::
@@ -294,10 +296,7 @@ class SparseAutoencoder(nn.Module):
         ----------
         x : tensor ``(n_signals, n_inputs)``
         lam : float
-            The L1 weight :math:`\lambda \ge 0` (0 when omitted).
-        l1 : float, optional
-            The same weight under the name the chapters *Sparse autoencoders* and
-            *Explaining away* use; give ``lam`` or ``l1``, not both.
+            The sparsity weight :math:`\lambda \ge 0` (default 0).
 
         Returns
         -------
@@ -308,16 +307,13 @@ class SparseAutoencoder(nn.Module):
             per signal), ``"l0"`` (non-zero codes per signal), ``"activity"`` (the
             fraction of codes that are non-zero) and ``"penalty"`` (the norm penalty).
         """
-        if lam is not None and l1 is not None:
-            raise TypeError("give the L1 weight as lam or as l1, not both")
-        name, weight = ("l1", l1) if l1 is not None else ("lam", lam)
-        weight = 0.0 if weight is None else check_scalar(weight, name, low=0.0)
+        lam = check_scalar(lam, "lam", low=0.0)
         check_batch(self.check_input(x), "x")
         x_hat, h = self(x)
         sq = ((x - x_hat) ** 2).sum(dim=-1).mean()
         l1_norm = self.sparsity_penalty(h)
         penalty = self.norm_penalty()
-        loss = 0.5 * sq + weight * l1_norm + penalty
+        loss = 0.5 * sq + lam * l1_norm + penalty
         active = (h.detach() > 0).float()
         parts = {
             "mse": float(sq.detach()) / self.n_inputs,
@@ -331,7 +327,8 @@ class SparseAutoencoder(nn.Module):
 
     def extra_repr(self):
         return (f"n_inputs={self.n_inputs}, n_hidden={self.n_hidden}, "
-                f"constraint={self.constraint!r}, alpha={self.alpha}, tied={self.tied}, "
+                f"constraint={self.constraint!r}, "
+                f"inverse_norm_weight={self.inverse_norm_weight}, tied={self.tied}, "
                 f"pre_bias={self.pre_bias}")
 
 
@@ -363,7 +360,7 @@ class ExplainingAwayAutoencoder(SparseAutoencoder):
         Step :math:`0 < \gamma \le 1` of the inner loop.
     g_init : float
         Standard deviation of the initial :math:`G` (0: start from :math:`G = 0`).
-    constraint, alpha, tied, penalize
+    constraint, inverse_norm_weight, tied, penalize
         As in :class:`SparseAutoencoder`.
 
     Examples
@@ -381,12 +378,13 @@ class ExplainingAwayAutoencoder(SparseAutoencoder):
     """
 
     def __init__(self, n_inputs, n_hidden, t_star=1, gamma=1.0, constraint="none",
-                 alpha=1e-2, tied=False, penalize="encoder", g_init=0.0):
+                 inverse_norm_weight=1e-2, tied=False, penalize="encoder", g_init=0.0):
         t_star = check_scalar(t_star, "t_star", low=0, integer=True)
         gamma = check_scalar(gamma, "gamma", low=0.0, low_inclusive=False, high=1.0)
         g_init = check_scalar(g_init, "g_init", low=0.0)
-        super().__init__(n_inputs, n_hidden, constraint=constraint, alpha=alpha,
-                         tied=tied, penalize=penalize)
+        super().__init__(n_inputs, n_hidden, constraint=constraint,
+                         inverse_norm_weight=inverse_norm_weight, tied=tied,
+                         penalize=penalize)
         self.t_star = t_star
         self.gamma = gamma
         self.g_init = g_init

@@ -112,8 +112,9 @@ class LISTA(nn.Module):
         return H
 
 
-def train_lista(model, X, H_star, *, epochs=20, batch_size=64, lr=1e-3, seed=0,
-                device=None, progress=True, desc="LISTA", optimizer=None, after_step=None):
+def train_lista(model, X, H_star, *, epochs=20, steps=None, batch_size=64, lr=1e-3,
+                seed=0, device=None, progress=True, desc="LISTA", optimizer=None,
+                after_step=None, metrics=None):
     r"""Train a :class:`LISTA` to predict the codes ``H_star`` of the signals ``X``.
 
     Minimises the mean squared error :math:`\frac1N\sum_i \|h_T(x_i) - h^\star_i\|_2^2`
@@ -127,10 +128,13 @@ def train_lista(model, X, H_star, *, epochs=20, batch_size=64, lr=1e-3, seed=0,
     H_star : ``(n_signals, n_atoms)`` tensor or array, the target codes (e.g. from
         :func:`sparsecoding.fista` with a tight tolerance)
     epochs, batch_size, lr, seed, device, progress : passed to ``fit``
+    steps : int, optional
+        Train for this many optimiser steps instead of ``epochs`` (see ``fit``).
     desc : str
         Label of the progress bar.
-    optimizer, after_step : optional, passed to ``fit`` (e.g. to train epoch by epoch
-        with one optimiser and a learning-rate schedule stepped after every step).
+    optimizer, after_step, metrics : optional, passed to ``fit`` (e.g. one optimiser
+        and a learning-rate schedule stepped after every step; a held-out error
+        recorded after every epoch).
 
     Returns
     -------
@@ -159,6 +163,7 @@ def train_lista(model, X, H_star, *, epochs=20, batch_size=64, lr=1e-3, seed=0,
     def loss_fn(m, xb, hb):
         return ((m(xb) - hb) ** 2).sum(dim=1).mean()
 
-    return fit(model, loss_fn, (X, H_star), epochs=epochs, batch_size=batch_size, lr=lr,
-               seed=seed, device=device or torch.device("cpu"), progress=progress,
-               desc=desc, optimizer=optimizer, after_step=after_step)
+    return fit(model, loss_fn, (X, H_star), epochs=None if steps is not None else epochs,
+               steps=steps, batch_size=batch_size, lr=lr, seed=seed,
+               device=device or torch.device("cpu"), progress=progress, desc=desc,
+               optimizer=optimizer, after_step=after_step, metrics=metrics)

@@ -8,6 +8,11 @@ where each feature :math:`f_j` is non-zero with probability :math:`p`. A sparse
 autoencoder learns a dictionary whose columns should recover the columns of :math:`E`
 (Elhage et al., 2022; Bricken et al., 2023; Gao et al., 2024). The chapter
 *Superposition and interpretability* (Part III) explains and measures them.
+
+Names: ``n_true_features`` is :math:`m`, the number of true (latent) features a toy
+signal is built from; ``n_dims`` is :math:`d`, the size of a toy signal (what the rest
+of the package calls ``n_features``, the columns of ``X``). An autoencoder's own units
+are its ``n_latents``.
 """
 
 from __future__ import annotations
@@ -36,11 +41,11 @@ __all__ = [
 ]
 
 
-def sample_sparse_features(n, n_features, p, seed=0):
+def sample_sparse_features(n, n_true_features, p, seed=0):
     r"""Draw ``n`` sparse feature vectors: each entry is :math:`u\,b` with
     :math:`u \sim \mathcal U[0, 1]` and :math:`b \sim \mathrm{Bernoulli}(p)`.
 
-    Returns a float32 tensor ``(n, n_features)``. Chapter: *Superposition and
+    Returns a float32 tensor ``(n, n_true_features)``. Chapter: *Superposition and
     interpretability*.
 
     Examples
@@ -50,16 +55,17 @@ def sample_sparse_features(n, n_features, p, seed=0):
     ((1000, 4), True)
     """
     n = check_scalar(n, "n", low=1, integer=True)
-    n_features = check_scalar(n_features, "n_features", low=1, integer=True)
+    n_true_features = check_scalar(n_true_features, "n_true_features", low=1,
+                                   integer=True)
     p = check_scalar(p, "p", low=0.0, high=1.0)
     seed = check_scalar(seed, "seed", low=0, integer=True)
     gen = torch.Generator().manual_seed(seed)
-    on = torch.rand(n, n_features, generator=gen) < p
-    return torch.rand(n, n_features, generator=gen) * on
+    on = torch.rand(n, n_true_features, generator=gen) < p
+    return torch.rand(n, n_true_features, generator=gen) * on
 
 
-def random_embedding(n_dims, n_features, seed=0):
-    """A ``(n_dims, n_features)`` float32 tensor of random unit-norm columns (Gaussian).
+def random_embedding(n_dims, n_true_features, seed=0):
+    """A ``(n_dims, n_true_features)`` float32 tensor of random unit-norm columns (Gaussian).
 
     Examples
     --------
@@ -68,36 +74,38 @@ def random_embedding(n_dims, n_features, seed=0):
     [1.0, 1.0, 1.0, 1.0, 1.0]
     """
     n_dims = check_scalar(n_dims, "n_dims", low=1, integer=True)
-    n_features = check_scalar(n_features, "n_features", low=1, integer=True)
+    n_true_features = check_scalar(n_true_features, "n_true_features", low=1,
+                                   integer=True)
     gen = torch.Generator().manual_seed(check_scalar(seed, "seed", low=0, integer=True))
-    E = torch.randn(n_dims, n_features, generator=gen)
+    E = torch.randn(n_dims, n_true_features, generator=gen)
     return E / E.norm(dim=0, keepdim=True)
 
 
 class ToyFeatureData:
-    r"""Signals :math:`x = E f` built from ``n_features`` sparse features in ``n_dims``.
+    r"""Signals :math:`x = E f` built from ``n_true_features`` sparse features in ``n_dims``.
 
     Attributes
     ----------
-    embed : ``(n_dims, n_features)`` tensor with unit-norm columns, the true features.
+    embed : ``(n_dims, n_true_features)`` tensor with unit-norm columns, the true features.
 
     Examples
     --------
-    >>> data = ToyFeatureData(n_features=6, n_dims=3, p=0.1, seed=0)
+    >>> data = ToyFeatureData(n_true_features=6, n_dims=3, p=0.1, seed=0)
     >>> F, X = data.sample(10, seed=1)
     >>> tuple(F.shape), tuple(X.shape)
     ((10, 6), (10, 3))
     """
 
-    def __init__(self, n_features, n_dims, p, seed=0):
-        self.n_features = check_scalar(n_features, "n_features", low=1, integer=True)
+    def __init__(self, n_true_features, n_dims, p, seed=0):
+        self.n_true_features = check_scalar(n_true_features, "n_true_features", low=1,
+                                            integer=True)
         self.n_dims = check_scalar(n_dims, "n_dims", low=1, integer=True)
         self.p = check_scalar(p, "p", low=0.0, high=1.0)
-        self.embed = random_embedding(self.n_dims, self.n_features, seed)
+        self.embed = random_embedding(self.n_dims, self.n_true_features, seed)
 
     def sample(self, n, seed=0):
-        """``(features, signals)``: ``(n, n_features)`` and ``(n, n_dims)`` tensors."""
-        feats = sample_sparse_features(n, self.n_features, self.p, seed)
+        """``(features, signals)``: ``(n, n_true_features)`` and ``(n, n_dims)`` tensors."""
+        feats = sample_sparse_features(n, self.n_true_features, self.p, seed)
         return feats, feats @ self.embed.T
 
 
@@ -113,23 +121,24 @@ class ToyModel(nn.Module):
 
     Examples
     --------
-    >>> model = ToyModel(n_features=5, n_dims=2)
+    >>> model = ToyModel(n_true_features=5, n_dims=2)
     >>> tuple(model(torch.zeros(3, 5)).shape)
     (3, 5)
     """
 
-    def __init__(self, n_features, n_dims):
+    def __init__(self, n_true_features, n_dims):
         super().__init__()
-        n_features = check_scalar(n_features, "n_features", low=1, integer=True)
+        n_true_features = check_scalar(n_true_features, "n_true_features", low=1,
+                                       integer=True)
         n_dims = check_scalar(n_dims, "n_dims", low=1, integer=True)
-        self.n_features = n_features
-        self.W = nn.Parameter(torch.empty(n_dims, n_features))
+        self.n_true_features = n_true_features
+        self.W = nn.Parameter(torch.empty(n_dims, n_true_features))
         nn.init.xavier_normal_(self.W)
-        self.b = nn.Parameter(torch.zeros(n_features))
+        self.b = nn.Parameter(torch.zeros(n_true_features))
 
     def forward(self, f):
-        r"""The reconstruction :math:`\hat f` of the features ``f`` ``(n, n_features)``."""
-        check_features(f, "f", self, self.n_features, what="n_features")
+        r"""The reconstruction :math:`\hat f` of features ``f`` ``(n, n_true_features)``."""
+        check_features(f, "f", self, self.n_true_features, what="n_true_features")
         return F.relu(f @ self.W.T @ self.W + self.b)
 
     def loss(self, f, importance):
@@ -138,11 +147,12 @@ class ToyModel(nn.Module):
         ``importance`` holds one weight :math:`I_j \ge 0` per feature (or one for all);
         it is moved to the dtype and device of ``f``.
         """
-        check_batch(check_features(f, "f", self, self.n_features, what="n_features"), "f")
+        check_batch(check_features(f, "f", self, self.n_true_features,
+                                   what="n_true_features"), "f")
         importance = torch.as_tensor(importance, dtype=f.dtype, device=f.device)
-        if importance.shape not in ((), (self.n_features,)):
-            raise ValueError(f"importance must have shape ({self.n_features},), one weight "
-                             f"per feature, got {tuple(importance.shape)}")
+        if importance.shape not in ((), (self.n_true_features,)):
+            raise ValueError(f"importance must have shape ({self.n_true_features},), one "
+                             f"weight per feature, got {tuple(importance.shape)}")
         if not bool(torch.isfinite(importance).all()) or bool((importance < 0).any()):
             raise ValueError("importance must hold finite non-negative weights")
         return (importance * (f - self(f)) ** 2).sum(dim=1).mean()
