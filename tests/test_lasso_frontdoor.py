@@ -106,3 +106,66 @@ def test_invalid_arguments_are_named():
         sc.lasso(D, X[:, :3], lam)
     with pytest.raises(ValueError, match="gram"):
         sc.homotopy(D, X, lam, gram=np.eye(3))
+
+
+def test_one_signal_calls_with_the_cached_dictionary_match_scikit_learn():
+    """Calls of one signal with an unchanged dictionary take the short way (the
+    dictionary checked by comparison with the cached copy, one block, no copies):
+    their codes are scikit-learn's, 1-D and 2-D, float64 and float32."""
+    D, X, lam = _regime("benchmark", seed=5)
+    ref = _sklearn(D, X, lam)
+    ref_obj = _objective(D, X, ref, lam)
+    for i in range(X.shape[0]):
+        for x in (X[i], X[i:i + 1]):
+            res = sc.lasso(D, x, lam, tol=1e-9)
+            assert res.converged and res.codes.shape == x.shape[:-1] + D.shape[1:]
+            h = np.atleast_2d(res.codes)
+            assert _objective(D, X[i:i + 1], h, lam)[0] <= ref_obj[i] * (1 + 1e-9) + 1e-12
+    res32 = sc.lasso(D, X[0].astype(np.float32), lam)
+    assert res32.codes.dtype == np.float32
+    np.testing.assert_allclose(res32.codes, ref[0], atol=1e-4)
+
+
+def test_many_signals_with_blas_correlations_match_scikit_learn():
+    """From 128 signals on, the correlations come from one matrix product per block
+    of signals: the codes are still scikit-learn's, for every signal."""
+    rng = np.random.default_rng(6)
+    D = rng.standard_normal((24, 10))
+    D /= np.linalg.norm(D, axis=0)
+    X = rng.standard_normal((150, 24))
+    lam = 0.3
+    res = sc.lasso(D, X, lam, tol=1e-10)
+    ref = _sklearn(D, X, lam)
+    assert res.converged
+    ours, theirs = _objective(D, X, res.codes, lam), _objective(D, X, ref, lam)
+    assert np.all(ours <= theirs + 1e-9 * np.maximum(theirs, 1.0))
+    np.testing.assert_allclose(res.codes, ref, atol=1e-6)
+
+
+def test_a_cached_dictionary_changed_to_invalid_values_is_refused():
+    """The dictionary check by comparison with the cached copy must not let a
+    dictionary through that changed in place to NaN, inf or an overflowing scale."""
+    D, X, lam = _regime("benchmark", seed=7)
+    D = D.copy()
+    sc.lasso(D, X[0], lam)  # cached
+    D[0, 0] = np.nan
+    with pytest.raises(ValueError, match="D must contain only finite"):
+        sc.lasso(D, X[0], lam)
+    D[0, 0] = np.inf
+    with pytest.raises(ValueError, match="D must contain only finite"):
+        sc.lasso(D, X[0], lam)
+    D[0, 0] = 1e300
+    with pytest.raises(ValueError, match="D"):
+        sc.lasso(D, X[0], lam)
+    D[0, 0] = 0.5
+    sc.lasso(D, X[0], lam)  # cached again
+    bad = X[0].copy()
+    bad[1] = np.nan
+    with pytest.raises(ValueError, match="X must contain only finite"):
+        sc.lasso(D, bad, lam)
+    with pytest.raises(ValueError, match="X has 3 features"):
+        sc.lasso(D, X[0, :3], lam)
+    with pytest.raises(ValueError, match="overflow"):
+        sc.lasso(D, X[0] * 1e300, lam)
+    with pytest.raises(TypeError, match="float32 or float64"):
+        sc.lasso(D, X[0].astype(np.longdouble), lam)

@@ -251,6 +251,16 @@ def test_bad_options():
         sc.fista(GOOD_D, GOOD_X, 0.1, lipschitz=0.0)
     with pytest.raises(ValueError, match="n_layers"):
         sc.continuation_ista(GOOD_D, GOOD_X, 0.1, n_layers=0)
+    with pytest.raises(ValueError, match="mu"):
+        sc.fista(GOOD_D, GOOD_X, 0.1, mu=0.0)
+    with pytest.raises(TypeError, match="mu"):
+        sc.fista(GOOD_D, GOOD_X, 0.1, mu="strong")
+    with pytest.raises(ValueError, match="mu must be at most the Lipschitz"):
+        sc.fista(GOOD_D, GOOD_X, 0.1, mu=2.0, lipschitz=1.0)
+    with pytest.raises(ValueError, match="mu and restart"):
+        sc.fista(GOOD_D, GOOD_X, 0.1, mu=0.1, restart="gradient")
+    with pytest.raises(ValueError, match="mu needs a fixed Lipschitz"):
+        sc.fista(GOOD_D, GOOD_X, 0.1, mu=0.1, lipschitz="backtracking")
     with pytest.raises(ValueError, match="H"):
         sc.lasso_objective(GOOD_D, GOOD_X, np.zeros((1, 3)), 0.1)
 
@@ -281,6 +291,8 @@ def test_cuda_matches_cpu():
     dict(solver="fista", mode="residual", restart="gradient"),
     dict(solver="fista", mode="gram", restart="gradient"),
     dict(solver="continuation_ista", mode="gram", n_layers=7),
+    dict(solver="fista", mode="residual", mu=0.05),
+    dict(solver="fista", mode="gram", mu=0.05),
 ])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_numpy_fast_path_equals_the_generic_iteration(monkeypatch, kw, dtype):
@@ -482,3 +494,40 @@ def test_signals_that_require_grad_build_no_graph(solver):
     assert res.codes.grad_fn is None and not res.codes.requires_grad
     plain = solver(torch.tensor(D), torch.tensor(X), 0.1, tol=1e-8, max_iter=300)
     torch.testing.assert_close(res.codes, plain.codes)
+
+
+def _strongly_convex_problem():
+    """A lasso whose D^T D has its eigenvalues in [mu, L], mu > 0 (tall D)."""
+    D, X = make_problem(n_features=60, n_atoms=15, n_signals=8, seed=5)
+    eig = np.linalg.eigvalsh(D.T @ D)
+    return D, X, eig[0], eig[-1]
+
+
+def test_constant_momentum_matches_sklearn():
+    D, X, mu, L = _strongly_convex_problem()
+    lam = 0.05
+    res = sc.fista(D, X, lam, mu=mu, lipschitz=L, tol=1e-12, max_iter=5000)
+    assert res.converged
+    ref = sklearn_lasso(D, X, lam)
+    np.testing.assert_allclose(res.codes, ref, atol=1e-6)
+    assert objective(D, X, res.codes, lam) <= objective(D, X, ref, lam) * (1 + 1e-12)
+
+
+def test_constant_momentum_obeys_the_accelerated_linear_bound():
+    """F(h_k) - F* <= (1 - sqrt(mu/L))^k (F(h_0) - F* + mu/2 |h_0 - h*|^2) for the
+    momentum (sqrt L - sqrt mu)/(sqrt L + sqrt mu) (Nesterov; Beck 2017, thm 10.42),
+    with h* and F* from scikit-learn, wherever the bound is above rounding."""
+    D, X, mu, L = _strongly_convex_problem()
+    lam = 0.05
+    H_star = sklearn_lasso(D, X, lam)
+    F_star = objective(D, X, H_star, lam)
+    res = sc.fista(D, X, lam, mu=mu, lipschitz=L, tol=0, max_iter=300)
+    k = np.arange(len(res.objective))
+    phi0 = objective(D, X, 0 * H_star, lam) - F_star + 0.5 * mu * np.sum(H_star ** 2)
+    bound = (1 - np.sqrt(mu / L)) ** k * phi0
+    checked = bound > 1e-9 * F_star
+    assert checked.sum() > 20
+    assert np.all(res.objective[checked] - F_star <= bound[checked])
+    # plain FISTA's momentum is a different scheme: it does not reproduce these iterates
+    plain = sc.fista(D, X, lam, lipschitz=L, tol=0, max_iter=300)
+    assert not np.allclose(plain.objective[:20], res.objective[:20])

@@ -48,7 +48,7 @@ The functions are public at the top of the package: ``sparsecoding.homotopy``,
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 from array_api_compat import array_namespace, device
@@ -88,6 +88,15 @@ class HomotopyResult(SolverResult):
     lambda_max: np.ndarray = None
     n_finished_by_fista: int = 0
     n_degenerate: int = 0
+
+    def __post_init__(self):
+        # what SolverResult's does (the typed fields also by name in ``extra``), with
+        # the names listed once: dataclasses.fields costs more than a one-signal walk
+        for name in _TYPED_FIELDS:
+            self.extra.setdefault(name, getattr(self, name))
+
+
+_TYPED_FIELDS = tuple(f.name for f in fields(HomotopyResult)[len(fields(SolverResult)):])
 
 
 @dataclass
@@ -216,34 +225,56 @@ def homotopy(D, X, lam, *, max_steps=None, tol=1e-10, gram=None):
     """
     D, X2, squeeze, lam, max_steps, tol, limited = _check_inputs(D, X, lam, max_steps,
                                                                  tol)
-    xp = array_namespace(X2)
     Dn = to_numpy(D, np.float64)
     if gram is not None:
         gram = to_numpy(gram, np.float64)
         if gram.shape != (Dn.shape[1], Dn.shape[1]):
             raise ValueError(f"gram must be D.T @ D, of shape {(Dn.shape[1],) * 2}, "
                              f"got {gram.shape}")
-    n, (n_features, n_atoms) = X2.shape[0], D.shape
-    # the results, allocated once; a block's float64 arrays are its working set
-    codes = xp.empty((n, n_atoms), dtype=X2.dtype, device=device(X2))
+    return _homotopy_checked(Dn, X2, squeeze, lam, max_steps, tol, limited, gram)
+
+
+def _homotopy_checked(Dn, X2, squeeze, lam, max_steps, tol, limited, gram=None,
+                      resid=None):
+    """:func:`homotopy` on checked arguments: ``Dn`` the dictionary in float64 NumPy,
+    ``X2`` the signals as rows (array or tensor), ``gram`` and ``resid`` (see
+    ``_lars.homotopy_batch``) when the caller has them."""
+    from ._lars import HAVE_NUMBA
+
+    n, (n_features, n_atoms) = X2.shape[0], Dn.shape
+    block = max(256, _BLOCK_BYTES // (8 * (n_features + n_atoms)))
+    # the correlations of every block computed the same way: a signal's code does not
+    # depend on the blocks
+    blas = n >= 128 or not HAVE_NUMBA
     steps, lam_max, rel_gap = np.zeros(n, np.int64), np.zeros(n), np.zeros(n)
     solved = np.zeros(n, bool)
-    histories, n_fista, n_degenerate = [], 0, 0
-    block = max(256, _BLOCK_BYTES // (8 * (n_features + n_atoms)))
-    for start in range(0, n, block):
-        s = slice(start, min(start + block, n))
-        H, obj, n_fin, n_deg = _homotopy_block(
-            Dn, to_numpy(X2[s], np.float64), lam, max_steps, tol, limited, steps[s],
-            lam_max[s], rel_gap[s], solved[s], gram)
-        codes[s] = like(H, X2)
-        histories.append(obj)
-        n_fista += n_fin
-        n_degenerate += n_deg
+    if n <= block and isinstance(X2, np.ndarray):
+        # one block of NumPy signals (one signal per call, most often): its arrays
+        # are the results
+        H, objective, n_fista, n_degenerate = _homotopy_block(
+            Dn, to_numpy(X2, np.float64), lam, max_steps, tol, limited, steps, lam_max,
+            rel_gap, solved, gram, resid, blas)
+        codes = H if X2.dtype == np.float64 else H.astype(X2.dtype)
+    else:
+        xp = array_namespace(X2)
+        # the results, allocated once; a block's float64 arrays are its working set
+        codes = xp.empty((n, n_atoms), dtype=X2.dtype, device=device(X2))
+        histories, n_fista, n_degenerate = [], 0, 0
+        for start in range(0, n, block):
+            s = slice(start, min(start + block, n))
+            H, obj, n_fin, n_deg = _homotopy_block(
+                Dn, to_numpy(X2[s], np.float64), lam, max_steps, tol, limited, steps[s],
+                lam_max[s], rel_gap[s], solved[s], gram, resid, blas)
+            codes[s] = like(H, X2)
+            histories.append(obj)
+            n_fista += n_fin
+            n_degenerate += n_deg
+        objective = _sum_histories(histories)
     return HomotopyResult(
         codes=codes[0] if squeeze else codes,
-        objective=_sum_histories(histories),
+        objective=objective,
         n_iter=int(steps.max()),
-        converged=bool(np.all(solved)),
+        converged=bool(solved.all()),
         gap=rel_gap[0] if squeeze else rel_gap,
         n_steps=steps,
         lambda_max=lam_max,
@@ -253,15 +284,18 @@ def homotopy(D, X, lam, *, max_steps=None, tol=1e-10, gram=None):
 
 
 def _homotopy_block(D, X, lam, max_steps, tol, limited, steps, lam_max, rel_gap,
-                    solved, gram=None):
+                    solved, gram=None, resid=None, blas=None):
     """The walk for a block of signals (float64 NumPy), finished by FISTA where it
     could not end exactly; fills the per-signal arrays given and returns the codes,
     the objective history, and the numbers finished by FISTA and degenerate."""
     from ._lars import DEGENERATE, DONE, MAX_STEPS, homotopy_batch
 
     H, steps[:], status, lam_max[:], rel_gap[:], kkt, objective = homotopy_batch(
-        D, X, lam, max_steps, gram)
-    solved[:] = (status == DONE) & _certified(rel_gap, kkt, lam, tol)
+        D, X, lam, max_steps, gram, resid, blas)
+    solved[:] = status == DONE
+    solved &= _certified(rel_gap, kkt, lam, tol)
+    if solved.all():
+        return H, objective, 0, 0
     rest = ~solved
     if limited:
         rest &= status != MAX_STEPS
@@ -279,7 +313,8 @@ def _homotopy_block(D, X, lam, max_steps, tol, limited, steps, lam_max, rel_gap,
         solved[rest] = _certified(rel_gap[rest], kkt[rest], lam, tol)
         objective = objective.copy()
         objective[-1] = float(np.sum(_lasso_values(np, D, X, H, lam)))
-    return H, objective, int(rest.size), int(np.sum(status == DEGENERATE))
+    n_degenerate = int(np.count_nonzero(status == DEGENERATE))
+    return H, objective, int(rest.size), n_degenerate
 
 
 def homotopy_path(D, x, lam=0.0, *, max_steps=None, tol=1e-10):

@@ -48,10 +48,17 @@ def check_array(a, name: str, *, ndim=(1, 2), like=None, allow_empty: bool = Fal
     allow_empty : bool
         Whether an array with no elements is accepted.
     """
+    return _check_array(a, name, ndim, like, allow_empty)[0]
+
+
+def _check_array(a, name, ndim=(1, 2), like=None, allow_empty=False):
+    """:func:`check_array`, also returning the largest absolute entry (0.0 when empty),
+    found by the same two reductions that check finiteness."""
     ndims = (ndim,) if isinstance(ndim, int) else tuple(ndim)
     if isinstance(a, (str, bytes)) or a is None:
         raise TypeError(f"{name} must be a real numeric array, got {_describe(a)}")
-    if is_tensor(a):
+    tensor = is_tensor(a)
+    if tensor:
         import torch
 
         if a.is_complex():
@@ -66,37 +73,56 @@ def check_array(a, name: str, *, ndim=(1, 2), like=None, allow_empty: bool = Fal
                 a = np.asarray(a)
             except (ValueError, TypeError) as exc:
                 raise TypeError(f"{name} must be a real numeric array ({exc})") from None
-        if np.iscomplexobj(a):
+        kind = a.dtype.kind
+        if kind == "c":
             raise TypeError(f"{name} must be real, got complex dtype {a.dtype}")
-        if a.dtype == bool or a.dtype.kind not in "iuf":
+        if kind not in "iuf":  # booleans, objects, strings, dates
             raise TypeError(
                 f"{name} must be a real numeric array, got {_describe(a)}"
             )
-        if a.dtype.kind in "iu" or a.dtype == np.float16:
+        if kind in "iu" or a.dtype.itemsize == 2:  # integers and float16
             a = a.astype(np.float64)
     if like is not None:
         a = as_like(a, like)
+        tensor = is_tensor(a)
     if a.ndim not in ndims:
         expected = " or ".join(f"{d}-D" for d in ndims)
         raise ValueError(f"{name} must be {expected}, got shape {tuple(a.shape)}")
-    if not allow_empty and (a.numel() if is_tensor(a) else a.size) == 0:
+    size = a.numel() if tensor else a.size
+    if not allow_empty and size == 0:
         raise ValueError(f"{name} must not be empty, got shape {tuple(a.shape)}")
+    if size == 0:
+        return a, 0.0
     # min and max propagate NaN and are inf with any inf: no temporary of a's size
-    values = a.detach() if is_tensor(a) else a
-    size = a.numel() if is_tensor(a) else a.size
-    finite = size == 0 or (math.isfinite(float(values.min()))
-                           and math.isfinite(float(values.max())))
-    if not finite:
+    values = a.detach() if tensor else a
+    lo, hi = float(values.min()), float(values.max())
+    if not (math.isfinite(lo) and math.isfinite(hi)):
         raise ValueError(f"{name} must contain only finite values (no NaN or inf)")
-    return a
+    return a, max(hi, -lo)
 
 
-def _finfo(a):
+# largest and smallest normal numbers of the NumPy float types (np.finfo costs
+# microseconds a call, which one-signal calls notice)
+_NP_LIMITS = {np.dtype(t): (float(np.finfo(t).max), float(np.finfo(t).tiny))
+              for t in (np.float16, np.float32, np.float64)}
+
+
+def _limits(a):
+    """``(largest, smallest normal)`` of ``a``'s floating dtype."""
     if is_tensor(a):
         import torch
 
-        return torch.finfo(a.dtype)
-    return np.finfo(a.dtype)
+        fi = torch.finfo(a.dtype)
+        return float(fi.max), float(fi.tiny)
+    limits = _NP_LIMITS.get(a.dtype)
+    if limits is None:
+        fi = np.finfo(a.dtype)
+        limits = float(fi.max), float(fi.tiny)
+    return limits
+
+
+def _dtype_name(a):
+    return str(a.dtype).replace("torch.", "")
 
 
 def max_abs(a) -> float:
@@ -121,31 +147,31 @@ def check_squarable(a, name: str, *, n_terms=None, underflow=True, peak=None):
     if not floating:
         return a
     n = max(a.shape) if n_terms is None and a.ndim else (n_terms or 1)
-    big = float(_finfo(a).max)
+    big, tiny = _limits(a)
     m = max_abs(a) if peak is None else peak
-    dtype = str(a.dtype).replace("torch.", "")
     if m * m * 4.0 * max(n, 1) > big:
         raise ValueError(
             f"{name} has entries up to {m:.1e}: the sums of squares the computation "
-            f"forms overflow {dtype} (largest {big:.1e}); rescale {name} "
+            f"forms overflow {_dtype_name(a)} (largest {big:.1e}); rescale {name} "
             f"(divide it by a power of ten) before calling"
         )
-    tiny = float(_finfo(a).tiny)
     if underflow and 0.0 < m and m * m < tiny:
         raise ValueError(
-            f"{name} has entries of at most {m:.1e}: their squares underflow {dtype} "
+            f"{name} has entries of at most {m:.1e}: their squares underflow "
+            f"{_dtype_name(a)} "
             f"(smallest normal number {tiny:.1e}) and lose all precision; rescale "
             f"{name} (multiply it by a power of ten) before calling"
         )
     return a
 
 
-def check_scale_pair(D, X, names=("D", "X")):
-    """Refuse a dictionary and signals whose products ``X D`` or squares overflow."""
-    mD, mX = max_abs(D), max_abs(X)  # one pass over each
+def check_scale_pair(D, X, names=("D", "X"), peaks=None):
+    """Refuse a dictionary and signals whose products ``X D`` or squares overflow
+    (``peaks``: their largest absolute entries, when already known)."""
+    mD, mX = (max_abs(D), max_abs(X)) if peaks is None else peaks  # one pass over each
     check_squarable(D, names[0], peak=mD)
     check_squarable(X, names[1], peak=mX)
-    big = float(_finfo(X).max)
+    big = _limits(X)[0]
     if mD * mX * 4.0 * max(D.shape[0], 1) > big:
         raise ValueError(
             f"{names[0]} (entries up to {mD:.1e}) and {names[1]} (up to {mX:.1e}) give "
@@ -157,7 +183,7 @@ def check_codes_scale(H, D, name="H"):
     """Refuse codes whose image ``H @ D.T`` (or whose squares) overflow; return ``H``."""
     mH, mD = max_abs(H), max_abs(D)
     check_squarable(H, name, underflow=False, peak=mH)
-    big = float(_finfo(H).max)
+    big = _limits(H)[0]
     if mH * mD * 4.0 * max(D.shape[1], 1) > big:
         raise ValueError(
             f"{name} (entries up to {mH:.1e}) with D (up to {mD:.1e}) gives an image "
@@ -179,7 +205,9 @@ def as_like(a, like):
 
 def check_solver_float(a, name: str):
     """Require a float32 or float64 dtype (what the solvers compute in)."""
-    dtype = str(a.dtype).replace("torch.", "")
+    if isinstance(a, np.ndarray) and a.dtype.kind == "f" and a.dtype.itemsize in (4, 8):
+        return a
+    dtype = _dtype_name(a)
     if dtype not in _FLOAT_DTYPES:
         raise TypeError(f"{name} must have dtype float32 or float64, got {dtype}")
     return a
@@ -188,12 +216,15 @@ def check_solver_float(a, name: str):
 def check_scalar(value, name: str, *, low=0.0, low_inclusive=True, integer=False,
                  high=None):
     """Validate a finite real scalar (or integer) with a lower bound; return it."""
-    if is_tensor(value) or isinstance(value, np.ndarray):
+    if type(value) in (float, int):  # the common case, without the generic checks
+        pass
+    elif is_tensor(value) or isinstance(value, np.ndarray):
         if value.ndim != 0 and (getattr(value, "size", None) != 1 and
                                 getattr(value, "numel", lambda: 0)() != 1):
             raise TypeError(f"{name} must be a scalar, got {_describe(value)}")
         value = value.item()
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+    if type(value) not in (float, int) and (
+            isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real)):
         kind = "an integer" if integer else "a real number"
         raise TypeError(f"{name} must be {kind}, got {type(value).__name__} {value!r}")
     if integer:
@@ -202,7 +233,7 @@ def check_scalar(value, name: str, *, low=0.0, low_inclusive=True, integer=False
         value = int(value)
     else:
         value = float(value)
-        if not np.isfinite(value):
+        if not math.isfinite(value):
             raise ValueError(f"{name} must be finite, got {value!r}")
     if low is not None:
         bad = value < low if low_inclusive else value <= low
@@ -221,7 +252,7 @@ def check_choice(value, name: str, choices):
     return value
 
 
-def check_dictionary_and_signals(D, X, names=("D", "X")):
+def check_dictionary_and_signals(D, X, names=("D", "X"), d_peak=None):
     """Validate a dictionary and signals for a solver; return ``D, X2, squeeze``.
 
     ``D`` is ``(n_features, n_atoms)``; ``X`` is ``(n_signals, n_features)`` or a single
@@ -230,22 +261,25 @@ def check_dictionary_and_signals(D, X, names=("D", "X")):
     ``X``: the signals decide (NumPy in gives NumPy out, a tensor in gives a tensor out
     on its device, and the codes have the dtype of ``X`` whatever ``D``'s). A torch
     ``D`` with NumPy ``X`` is refused, so that a tensor is never copied off its device
-    silently.
+    silently. ``d_peak``, when given, says that ``D`` is a NumPy float array that passed
+    these checks before (unchanged since), with this largest absolute entry.
     """
     nD, nX = names
-    X = check_array(X, nX, ndim=(1, 2))
-    D = check_array(D, nD, ndim=2)
+    X, mX = _check_array(X, nX, (1, 2))
+    D0, mD = (D, d_peak) if d_peak is not None else _check_array(D, nD, 2)
     if is_tensor(X):
         import torch
 
-        D = torch.as_tensor(D, dtype=X.dtype, device=X.device)
+        D = torch.as_tensor(D0, dtype=X.dtype, device=X.device)
     else:
-        if is_tensor(D):
+        if is_tensor(D0):
             raise TypeError(
                 f"{nD} is a torch tensor but {nX} is not: pass both as tensors, or both "
                 f"as NumPy arrays (a NumPy {nD} with a tensor {nX} follows {nX})"
             )
-        D = D.astype(X.dtype, copy=False)
+        D = D0.astype(X.dtype, copy=False)
+    if D is not D0:  # converted: its largest entry may have rounded (or overflowed)
+        mD = max_abs(D)
     check_solver_float(X, nX)
     squeeze = X.ndim == 1
     X2 = X.reshape(1, -1) if squeeze else X
@@ -255,7 +289,7 @@ def check_dictionary_and_signals(D, X, names=("D", "X")):
             f"rows: expected {nX} of shape (n_signals, n_features) and {nD} of shape "
             "(n_features, n_atoms)"
         )
-    check_scale_pair(D, X2, names)
+    check_scale_pair(D, X2, names, peaks=(mD, mX))
     return D, X2, squeeze
 
 

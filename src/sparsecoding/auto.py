@@ -34,7 +34,11 @@ about 57 atoms out of 64 features; one signal at a time; :math:`\lambda` at half
   it would remove (an inactive atom costs one comparison per breakpoint);
 * the Gram matrix :math:`D^\top D` is what the walk works on: computed once per call by
   BLAS on one thread, and kept for the next call with the same dictionary (one signal
-  per call: several times faster; large dictionary: about twice).
+  per call: several times faster; large dictionary: about twice);
+* with one signal per call, the walk itself takes a few tens of microseconds, so the
+  call's fixed costs decide: the arguments are checked once, a dictionary equal to the
+  cached one is checked by that comparison (it passed the checks before), and the
+  results of a single block are returned without copies.
 
 Hence: the homotopy for arrays on the CPU (NumPy, or torch tensors on the CPU); on an
 accelerator (a torch tensor on a GPU), where the sequential walk cannot use the device,
@@ -46,16 +50,19 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._arrays import is_torch
-from ._homotopy import homotopy
-from ._validation import check_choice, check_dictionary_and_signals, check_scalar
+from ._arrays import is_torch, to_numpy
+from ._homotopy import _homotopy_checked
+from ._validation import check_choice, check_dictionary_and_signals, check_scalar, max_abs
 from .solvers import fista
 
 __all__ = ["lasso", "choose_method"]
 
-# The Gram matrix of the last dictionary (a copy of it, and D^T D): calls that code
-# signals a few at a time with the same dictionary compute it once. One entry, replaced
-# as a whole (a tuple), so concurrent calls see an old entry or a new one, never half.
+# The last dictionary the front door coded with: a copy of it (float64), its largest
+# absolute entry, D^T D and whether the walk needs residuals (see _lars.needs_residual).
+# Calls that code signals a few at a time with the same dictionary compute them once,
+# and check the dictionary by one comparison with the copy (a dictionary that passed the
+# checks before). One entry, replaced as a whole (a tuple), so concurrent calls see an
+# old entry or a new one, never half.
 _GRAM = None
 
 #: The methods :func:`lasso` can run.
@@ -68,23 +75,32 @@ def _on_accelerator(X):
     return X.device.type != "cpu"
 
 
-def _cached_gram(D):
-    """``D.T @ D`` in float64 for a NumPy ``D``, from the cache when ``D`` is unchanged
-    (compared entry by entry: O(n_features n_atoms), against O(n_features n_atoms^2)
-    for the product); ``None`` for a tensor (the homotopy computes it)."""
-    global _GRAM
-    if is_torch(D):
-        return None
-    Dn = np.asarray(D, dtype=np.float64)
+def _cached_entry(D):
+    """The cache entry of ``D`` when it is a float64 NumPy array equal, entry by entry,
+    to the cached copy (O(n_features n_atoms), against O(n_features n_atoms^2) for the
+    Gram matrix); ``None`` otherwise."""
     entry = _GRAM
-    if entry is not None and entry[0].shape == Dn.shape and np.array_equal(entry[0], Dn):
-        return entry[1]
+    if (entry is not None and type(D) is np.ndarray and D.dtype == np.float64
+            and entry[0].shape == D.shape and np.array_equal(entry[0], D)):
+        return entry
+    return None
+
+
+def _cached_gram(Dn):
+    """``(D.T @ D, needs_residual(D))`` of the checked float64 NumPy ``Dn``, from the
+    cache when ``Dn`` is unchanged."""
+    global _GRAM
+    entry = _cached_entry(Dn)
+    if entry is not None:
+        return entry[2], entry[3]
+    from ._lars import needs_residual
     from ._threads import kernels_own_the_cores
 
     with kernels_own_the_cores():  # BLAS on one thread: no spinning threads left behind
         G = Dn.T @ Dn  # measured 10 to 25 times faster than the compiled loops at 256x1024
-    _GRAM = (Dn.copy(), G)
-    return G
+    resid = needs_residual(Dn)
+    _GRAM = (Dn.copy(), max_abs(Dn), G, resid)
+    return G, resid
 
 
 def choose_method(D, X, lam, *, tol=1e-6):
@@ -115,6 +131,11 @@ def choose_method(D, X, lam, *, tol=1e-6):
     D, X2, _ = check_dictionary_and_signals(D, X)
     check_scalar(lam, "lam", low=0.0)
     check_scalar(tol, "tol", low=0.0)
+    return _choose(X2)
+
+
+def _choose(X2):
+    """The rule of :func:`choose_method`, on checked signals."""
     if _on_accelerator(X2):
         return "fista", (f"signals on {X2.device}: FISTA with gradient restart runs on "
                          "the device, the homotopy's sequential walk would not")
@@ -174,16 +195,25 @@ def lasso(D, X, lam, *, tol=1e-6, method="auto", max_iter=None):
     if max_iter is None:
         max_iter = 100_000
     max_iter = check_scalar(max_iter, "max_iter", low=1, integer=True)
+    # a dictionary equal to the cached one passed the checks before: one comparison
+    # instead of the checks (calls of one signal notice the difference)
+    entry = _cached_entry(D)
+    D2, X2, squeeze = check_dictionary_and_signals(
+        D, X, d_peak=None if entry is None else entry[1])
+    lam = check_scalar(lam, "lam", low=0.0)
     if method == "auto":
-        method, rule = choose_method(D, X, lam, tol=tol)
+        method, rule = _choose(X2)
     else:
-        check_dictionary_and_signals(D, X)
         rule = "chosen by the caller"
     if method == "homotopy":
-        res = homotopy(D, X, lam, tol=tol, gram=_cached_gram(D))
+        Dn = to_numpy(D2, np.float64)
+        # the entry that matched D is Dn's when no conversion took place
+        G, resid = (entry[2], entry[3]) if entry is not None and Dn is D else \
+            _cached_gram(Dn)
+        res = _homotopy_checked(Dn, X2, squeeze, lam, 8 * Dn.shape[1] + 8, tol, False,
+                                G, resid)
     else:
         res = fista(D, X, lam, tol=tol, max_iter=max_iter, restart="gradient")
     res.extra["method"] = method
     res.extra["rule"] = rule
     return res
-

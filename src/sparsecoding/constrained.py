@@ -26,7 +26,7 @@ from ._validation import (
     check_scalar,
 )
 from .prox import project_simplex
-from .solvers import SolverResult, _check_init, _Composite, _pgm, lipschitz_constant
+from .solvers import SolverResult, _check_codes, _Composite, _pgm, lipschitz_constant
 
 __all__ = ["projected_gradient", "scale_free_attention", "softmax"]
 
@@ -137,7 +137,7 @@ def projected_gradient(D, X, *, constraint="simplex", basis=None, lam=0.0, ridge
             return project_simplex(V, axis=-1)
     problem = _Projected(xp, D, X2, project, lam, ridge)
     if init is not None:
-        init = project(_check_init(init, X2, n_atoms))
+        init = project(_check_codes(init, X2, D, "init"))
     elif constraint == "simplex":
         init = xp.ones((n, n_atoms), dtype=X2.dtype, device=device(X2)) / n_atoms
     L = lipschitz_constant(D) + ridge

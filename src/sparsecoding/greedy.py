@@ -88,11 +88,6 @@ def _sq_norms(xp, A):
     return xp.sum(A * A, axis=1)
 
 
-def _to_float_list(xp, v):
-    """Sum of a 1-D array as a Python float (for the objective history)."""
-    return float(xp.sum(v))
-
-
 def _one_hot(xp, idx, n, like):
     """``(n_signals, n)`` array with a one in column ``idx[i]`` of row ``i``."""
     ar = xp.arange(n, device=device(like))
@@ -202,7 +197,7 @@ def matching_pursuit(D, X, *, max_iter=None, tol=None):
     H = xp.zeros((X2.shape[0], n_atoms), dtype=X2.dtype, device=device(X2))
     xx = _sq_norms(xp, X2)
     rr = xx * 1.0
-    objective = [0.5 * _to_float_list(xp, rr)]
+    objective = [0.5 * float(xp.sum(rr))]
     thr2 = None if tol is None else tol * tol * xx
     active = (rr > 0) if thr2 is None else (rr > thr2)
     active = active & xp.any(positive)  # D = 0: h = 0 is the only code
@@ -219,7 +214,7 @@ def matching_pursuit(D, X, *, max_iter=None, tol=None):
         R = R - coef[:, None] * xp.take(D, j, axis=1).T
         C = C - coef[:, None] * xp.take(G, j, axis=0)
         rr = _sq_norms(xp, R)
-        objective.append(0.5 * _to_float_list(xp, rr))
+        objective.append(0.5 * float(xp.sum(rr)))
         if thr2 is not None:
             active = active & (rr > thr2)
         else:
@@ -323,7 +318,7 @@ def omp(D, X, *, n_nonzero=None, tol=None):
     z = xp.zeros((n_signals, 0), dtype=dtype, device=dev)
     GS = xp.zeros((n_signals, 0, n_atoms), dtype=dtype, device=dev)  # rows G[S, :]
     indices, used = [], []
-    objective = [0.5 * _to_float_list(xp, rr)]
+    objective = [0.5 * float(xp.sum(rr))]
     done_ok = (rr <= 0) if thr2 is None else (rr <= thr2)
     active = ~done_ok
     gamma = z
@@ -362,7 +357,7 @@ def omp(D, X, *, n_nonzero=None, tol=None):
         gamma = (xp.permute_dims(Linv, (0, 2, 1)) @ z[:, :, None])[:, :, 0]
         C = C0 - (gamma[:, None, :] @ GS)[:, 0, :]
         rr = xp.clip(xx - _sq_norms(xp, z), 0.0, None)
-        objective.append(0.5 * _to_float_list(xp, rr))
+        objective.append(0.5 * float(xp.sum(rr)))
         met = (rr <= 0) if thr2 is None else (rr <= thr2)
         done_ok = done_ok | (active & met) | (active & (s_vec == k + 1))
         active = active & ~met  # a stalled signal stays inactive and not done
@@ -447,7 +442,7 @@ def iht(D, X, *, n_nonzero, step="normalized", max_iter=500, tol=1e-7,
     H = xp.zeros((n_signals, D.shape[1]), dtype=dtype, device=device(X2))
     R = X2 * 1.0
     rr = _sq_norms(xp, R)
-    objective = [0.5 * _to_float_list(xp, rr)]
+    objective = [0.5 * float(xp.sum(rr))]
     active = rr > 0
     support = _top_mask(xp, X2 @ D, s)
     n_iter = 0
@@ -490,7 +485,7 @@ def iht(D, X, *, n_nonzero, step="normalized", max_iter=500, tol=1e-7,
         rr[act] = rn
         support[act, ...] = Hn != 0
         active[act] = (change > tol * tol * _sq_norms(xp, Hn)) & (rn > 0)
-        objective.append(0.5 * _to_float_list(xp, rr))
+        objective.append(0.5 * float(xp.sum(rr)))
     _check_finite(xp, H, "iht")
     return _finish(xp, X2, H, squeeze, objective, n_iter, not bool(xp.any(active)),
                    {"solver": "iht", "step": step})
@@ -540,7 +535,7 @@ def _support_pursuit(D, X, n_nonzero, max_iter, tol, variant):
     R = X2 * 1.0
     xx = _sq_norms(xp, X2)
     rr = xx * 1.0
-    objective = [0.5 * _to_float_list(xp, rr)]
+    objective = [0.5 * float(xp.sum(rr))]
     active = rr > tol * tol * xx
     n_iter = 0
     for _ in range(max_iter):
@@ -570,7 +565,7 @@ def _support_pursuit(D, X, n_nonzero, max_iter, tol, variant):
         rr[act] = xp.where(keep, rn, rr[act])
         stalled = change <= (tol * tol) * _sq_norms(xp, Hn)
         active[act] = keep & (rr[act] > tol * tol * xx[act]) & ~stalled
-        objective.append(0.5 * _to_float_list(xp, rr))
+        objective.append(0.5 * float(xp.sum(rr)))
     _check_finite(xp, H, variant)
     met = rr <= tol * tol * xx
     return _finish(xp, X2, H, squeeze, objective, n_iter, not bool(xp.any(active)),

@@ -19,7 +19,6 @@ The chapters *ISTA*, *FISTA* and *Homotopy and unrolled networks* derive them.
 
 from __future__ import annotations
 
-import functools
 import math
 from dataclasses import dataclass, field, fields
 
@@ -144,19 +143,27 @@ def lasso_objective(D, X, H, lam, *, reduction="sum"):
     0.375
     """
     D, X2, squeeze = check_dictionary_and_signals(D, X)
-    H = check_codes_scale(check_array(H, "H", ndim=(1, 2), like=X2), D)
-    H2 = H.reshape(1, -1) if H.ndim == 1 else H
-    if H2.shape != (X2.shape[0], D.shape[1]):
-        raise ValueError(
-            f"H must have shape {(X2.shape[0], D.shape[1])} (n_signals, n_atoms) to "
-            f"match X and D, got {tuple(H.shape)}"
-        )
+    H2 = _check_codes(H, X2, D)
     lam = _check_lam(lam)
     check_choice(reduction, "reduction", ("sum", "none"))
     values = _lasso_values(array_namespace(X2), D, X2, H2, lam)
     if reduction == "sum":
         return float(values.sum())
     return values[0] if squeeze else values
+
+
+def _check_codes(H, X2, D, name="H"):
+    """Codes (or starting codes) for the signals ``X2`` and the dictionary ``D``: an
+    array like ``X2`` of shape ``(n_signals, n_atoms)`` (a 1-D one is one signal's
+    code) whose image does not overflow; returned 2-D."""
+    H = check_codes_scale(check_array(H, name, ndim=(1, 2), like=X2), D, name)
+    H2 = H.reshape(1, -1) if H.ndim == 1 else H
+    if tuple(H2.shape) != (X2.shape[0], D.shape[1]):
+        raise ValueError(
+            f"{name} must have shape {(X2.shape[0], D.shape[1])} (n_signals, n_atoms) "
+            f"to match X and D, got {tuple(H.shape)}"
+        )
+    return H2
 
 
 def _lasso_values(xp, D, X, H, lam):
@@ -224,7 +231,10 @@ def _power_iteration(D, max_iter, tol, seed):
     if peak == 0.0:
         return 0.0
     scale = 2.0 ** math.floor(math.log2(peak))  # a Python float: D keeps its dtype
-    L = float(_power_iteration_unit(D / scale, max_iter, tol, seed)) * scale * scale
+    # iterate on the smaller of D^T D and D D^T: they share their largest eigenvalue
+    M = D / scale if D.shape[1] <= D.shape[0] else D.T / scale
+    v0 = random_normal((min(D.shape),), like=D, seed=seed)
+    L = float(_power_steps(M, v0, max_iter, tol)[0]) * scale * scale
     if not np.isfinite(L) or L > float(xp.finfo(D.dtype).max):
         raise ValueError(
             f"D has entries up to {peak:.1e}: its Lipschitz constant ||D||_2^2 "
@@ -232,14 +242,6 @@ def _power_iteration(D, max_iter, tol, seed):
             "power of ten)"
         )
     return L
-
-
-def _power_iteration_unit(D, max_iter, tol, seed):
-    xp = array_namespace(D)
-    smaller = min(D.shape)
-    # Iterate on the smaller of D^T D and D D^T: they share their largest eigenvalue.
-    M = D if D.shape[1] == smaller else D.T
-    return _power_steps(M, random_normal((smaller,), like=D, seed=seed), max_iter, tol)[0]
 
 
 def _power_steps(M, v, max_iter, tol):
@@ -335,16 +337,19 @@ class _Momentum:
     r"""FISTA's momentum for the engine, with an optional adaptive restart per row
     :cite:p:`odonoghue2015restart`: ``"function"``, where the objective went up;
     ``"gradient"``, where the momentum points uphill, :math:`(y - h^+)\cdot(h^+ - h) > 0`.
-    ``t`` is a float without restart, else float64 per row."""
+    ``t`` is a float without restart, else float64 per row. With ``constant``, the
+    momentum is that number at every iteration (no :math:`t`, no restart)."""
 
-    def __init__(self, xp, restart, n_rows, device):
-        self.xp, self.restart = xp, restart
+    def __init__(self, xp, restart, n_rows, device, constant=None):
+        self.xp, self.restart, self.constant = xp, restart, constant
         self.t = 1.0
         if restart is not None:
             self.t = xp.ones((n_rows,), dtype=xp.float64, device=device)
 
     def advance(self, keep=1.0):
         """This iteration's :math:`\beta` (a float, or per row); :math:`t` moves on."""
+        if self.constant is not None:
+            return self.constant
         beta, self.t = _momentum(self.t, keep)
         return beta
 
@@ -384,6 +389,10 @@ class _Composite:
 
     def lam_at(self, k):
         return 0.0
+
+    def initial_image(self, H, H0):
+        """The image of the starting codes ``H`` (``H0`` is what the caller gave)."""
+        return self.image(H)
 
     def prox_step(self, Y, AY, L, thr):
         """The proximal-gradient step from ``Y``: new codes, their image and the
@@ -450,6 +459,12 @@ class _Lasso(_Composite):
     def image(self, H):
         return H @ self.G if self.gram else H @ self.D.T - self.X
 
+    def initial_image(self, H, H0):
+        if H0 is not None:
+            return self.image(H)
+        # the image of zero codes, without a product: 0 (Gram) or -x (residual)
+        return self.xp.zeros_like(self.B) if self.gram else -self.X
+
     def grad(self, AY, Y):
         return AY - self.B if self.gram else AY @ self.D
 
@@ -477,12 +492,17 @@ class _Lasso(_Composite):
             xr = -xp.sum(self.X * A, axis=1)
         cmax = xp.max(xp.abs(C), axis=1)
         if self.lam == 0:
-            pos = self.lam_max > 0
-            safe = xp.where(pos, self.lam_max, xp.ones_like(cmax))
-            return xp.where(pos, cmax / safe, 0 * cmax)
+            return _relative_kkt(xp, cmax, self.lam_max)
         rr = 2 * self.smooth(H, A)  # |r|^2, in both modes
         l1 = xp.sum(xp.abs(H), axis=1)
         return gap_from_sums(xp, self.half_xx, rr, xr, cmax, l1, self.lam)[1]
+
+
+def _relative_kkt(xp, cmax, lam_max):
+    r"""The stopping measure of least squares (``lam = 0``), per signal:
+    :math:`\|D^\top r\|_\infty / \|D^\top x\|_\infty` (0 where :math:`D^\top x = 0`)."""
+    pos = lam_max > 0
+    return xp.where(pos, cmax / xp.where(pos, lam_max, xp.ones_like(cmax)), 0 * cmax)
 
 
 def _free(buffers, *live):
@@ -589,18 +609,10 @@ def _backtrack(problem, Y, AY, L, k, eta=2.0):
                              "finite (check the inputs)")
 
 
-def _overflow_is_checked(engine):
-    """Divergence guard: NumPy's overflow warnings are silenced inside the engine,
-    whose :func:`_check_divergence` raises a :class:`DivergenceError` with advice
-    when the objective stops being finite (``np.errstate`` is restored on exit)."""
-    @functools.wraps(engine)
-    def run(*args, **kwargs):
-        with np.errstate(over="ignore", invalid="ignore"):
-            return engine(*args, **kwargs)
-    return run
-
-
-@_overflow_is_checked
+# Divergence guard: NumPy's overflow warnings are silenced inside the engine, whose
+# _check_divergence raises a DivergenceError with advice when the objective stops being
+# finite (np.errstate, a context decorator, restores the error state on exit).
+@np.errstate(over="ignore", invalid="ignore")
 def _pgm(problem, H0, *, L, backtracking=False, momentum=False, restart=None,
          max_iter=1000, tol=None, first_check=1):
     r"""The proximal-gradient method on one chunk (SPORCO's ``pgm`` is a model).
@@ -608,7 +620,8 @@ def _pgm(problem, H0, *, L, backtracking=False, momentum=False, restart=None,
     Each iteration (:meth:`_Composite.step`): a gradient step on the smooth part from
     the point ``Y`` and the proximal operator, with the step ``1/L`` (fixed, or found
     by backtracking); the objective of the new codes; the next point ``Y``: the new
-    codes (ISTA) or FISTA's extrapolation (:class:`_Momentum`), with an adaptive
+    codes (``momentum=False``, ISTA) or the extrapolation of :class:`_Momentum`
+    (``True``: FISTA's :math:`\beta_k`; a float: that constant :math:`\beta`), with an adaptive
     restart of the momentum per row (``"function"``: the objective went up;
     ``"gradient"``: the momentum points uphill, :math:`(y - h^+)\cdot(h^+ - h) > 0`).
     Then the stopping test, every ``problem.check_every`` iterations from
@@ -622,10 +635,14 @@ def _pgm(problem, H0, *, L, backtracking=False, momentum=False, restart=None,
     """
     xp = problem.xp
     H = problem.initial(H0)
-    A = problem.image(H)
+    A = problem.initial_image(H, H0)
     F = problem.smooth(H, A) + problem.penalty(H)
     history = [xp.sum(F)]
-    mom = _Momentum(xp, restart, F.shape[0], problem.device) if momentum else None
+    # momentum: False (ISTA), True (FISTA's t_k) or a float (that constant momentum)
+    constant = None if isinstance(momentum, (bool, np.bool_)) else float(momentum)
+    mom = None
+    if momentum or constant is not None:
+        mom = _Momentum(xp, restart, F.shape[0], problem.device, constant)
     Y, AY = H, A
     cert, cert_k, converged, k = None, -1, False, 0
     for k in range(1, max_iter + 1):
@@ -671,19 +688,6 @@ def _check_divergence(objective, L, converged):
         )
 
 
-def _check_init(init, X2, n_atoms):
-    """Initial codes: an array like ``X2`` of shape ``(n_signals, n_atoms)`` (a 1-D
-    ``init`` is one signal's code)."""
-    init = check_array(init, "init", ndim=(1, 2), like=X2)
-    init = init.reshape(1, -1) if init.ndim == 1 else init
-    if tuple(init.shape) != (X2.shape[0], n_atoms):
-        raise ValueError(
-            f"init must have shape {(X2.shape[0], n_atoms)} (n_signals, n_atoms), "
-            f"got {tuple(init.shape)}"
-        )
-    return init
-
-
 def _default_chunk_size(D, X, on_cpu=None):
     """Signals per chunk: bounded memory; on NumPy arrays, also cache-sized."""
     if on_cpu is None:
@@ -719,8 +723,25 @@ def _check_lipschitz(lipschitz, D):
     return (L if L > 0 else 1.0), False
 
 
+def _strong_momentum(mu, L, backtracking, restart):
+    r"""The constant momentum :math:`(\sqrt L - \sqrt\mu)/(\sqrt L + \sqrt\mu)` of
+    the strongly convex case, after checking ``mu`` against the other arguments."""
+    mu = check_scalar(mu, "mu", low=0.0, low_inclusive=False)
+    if backtracking:
+        raise ValueError("mu needs a fixed Lipschitz constant (its momentum is "
+                         "computed from L): give lipschitz as a number or None, "
+                         "not 'backtracking'")
+    if restart is not None:
+        raise ValueError(f"mu and restart={restart!r} exclude each other: the momentum "
+                         "is either the constant one of mu or FISTA's with restarts")
+    if mu > L:
+        raise ValueError(f"mu must be at most the Lipschitz constant L = {L:.6g} (the "
+                         f"eigenvalues of D^T D lie in [mu, L]), got {mu!r}")
+    return (math.sqrt(L) - math.sqrt(mu)) / (math.sqrt(L) + math.sqrt(mu))
+
+
 def _proximal_gradient(D, X, lam, *, max_iter, tol, init, lipschitz, momentum,
-                       restart, n_layers, mode, chunk_size):
+                       restart, n_layers, mode, chunk_size, mu=None):
     """Validate, split the signals into chunks, run :func:`_pgm` on each, gather."""
     D, X2, squeeze = check_dictionary_and_signals(D, X)
     lam = _check_lam(lam)
@@ -730,8 +751,10 @@ def _proximal_gradient(D, X, lam, *, max_iter, tol, init, lipschitz, momentum,
     xp = array_namespace(X2)
     n_signals, n_atoms = X2.shape[0], D.shape[1]
     if init is not None:
-        init = _check_init(init, X2, n_atoms)
+        init = _check_codes(init, X2, D, "init")
     L, backtracking = _check_lipschitz(lipschitz, D)
+    if mu is not None:
+        momentum = _strong_momentum(mu, L, backtracking, restart)
     on_numpy = is_numpy(X2)
     if chunk_size is None:
         chunk_size = _default_chunk_size(D, X2, on_numpy)
@@ -750,7 +773,7 @@ def _proximal_gradient(D, X, lam, *, max_iter, tol, init, lipschitz, momentum,
         Xc = X2[start:stop]
         if compiled:
             problem = _CompiledLasso(xp, D, Xc, G, mode, lam, n_layers,
-                                     exact_objective=momentum and restart == "function")
+                                     exact_objective=restart == "function")
         else:
             problem = _Lasso(xp, D, Xc, G, mode, lam, n_layers)
         H0 = None if init is None else init[start:stop]
@@ -851,7 +874,7 @@ def ista(D, X, lam, *, max_iter=1000, tol=1e-6, init=None, lipschitz=None,
 
 
 def fista(D, X, lam, *, max_iter=1000, tol=1e-6, init=None, lipschitz=None,
-          restart=None, mode="auto", chunk_size=None):
+          restart=None, mu=None, mode="auto", chunk_size=None):
     r"""FISTA, ISTA with Nesterov momentum (Beck and Teboulle, 2009).
 
     .. math::
@@ -863,7 +886,17 @@ def fista(D, X, lam, *, max_iter=1000, tol=1e-6, init=None, lipschitz=None,
     with :math:`t_1 = 1`, :math:`y_1 = h_0`. The objective converges at the rate
     :math:`O(1/k^2)` but need not decrease at every step; adaptive restart
     (O'Donoghue and Candès, 2015) resets the momentum of a signal when it does harm.
-    Derived in the chapter *FISTA*.
+    When the eigenvalues of :math:`D^\top D` lie in :math:`[\mu, L]` with
+    :math:`\mu > 0`, the constant momentum
+
+    .. math::
+
+        y_{k+1} = h_{k+1} + \beta (h_{k+1} - h_k), \qquad
+        \beta = \frac{\sqrt L - \sqrt\mu}{\sqrt L + \sqrt\mu},
+
+    gives the linear rate :math:`F(h_k) - F^\star \le (1 - \sqrt{\mu/L})^k
+    (F(h_0) - F^\star + \tfrac\mu2\|h_0 - h^\star\|^2)`
+    :cite:p:`nesterov2004introductory,beck2017first`. Derived in the chapter *FISTA*.
 
     Parameters
     ----------
@@ -871,6 +904,12 @@ def fista(D, X, lam, *, max_iter=1000, tol=1e-6, init=None, lipschitz=None,
         ``"function"`` restarts a signal's momentum when its objective increases;
         ``"gradient"`` when the momentum points uphill,
         :math:`(y_k - h_{k+1})^\top(h_{k+1} - h_k) > 0`.
+    mu : float, optional
+        The strong convexity modulus :math:`\mu`, a lower bound :math:`0 < \mu \le L`
+        on the eigenvalues of :math:`D^\top D` (the smallest one for the best rate).
+        With it, the momentum is the constant :math:`\beta` above instead of
+        :math:`(t_k - 1)/t_{k+1}`; it needs a fixed :math:`L` (not ``"backtracking"``)
+        and no ``restart``.
 
     Notes
     -----
@@ -890,6 +929,7 @@ def fista(D, X, lam, *, max_iter=1000, tol=1e-6, init=None, lipschitz=None,
     return _proximal_gradient(
         D, X, lam, max_iter=max_iter, tol=tol, init=init, lipschitz=lipschitz,
         momentum=True, restart=restart, n_layers=0, mode=mode, chunk_size=chunk_size,
+        mu=mu,
     )
 
 

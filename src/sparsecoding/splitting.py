@@ -32,13 +32,12 @@ from array_api_compat import array_namespace, is_torch_namespace
 
 from ._validation import (
     DivergenceError,
-    check_array,
     check_dictionary_and_signals,
     check_scalar,
 )
 from .duality import gap_from_residual
 from .prox import soft_threshold
-from .solvers import SolverResult
+from .solvers import SolverResult, _check_codes, _relative_kkt
 
 __all__ = ["coordinate_descent", "admm"]
 
@@ -58,15 +57,8 @@ def _check_common(D, X, lam, max_iter, tol, init):
     lam = check_scalar(lam, "lam", low=0.0)
     max_iter = check_scalar(max_iter, "max_iter", low=0, integer=True)
     tol = check_scalar(tol, "tol", low=0.0)
-    n_atoms = D.shape[1]
     if init is not None:
-        init = check_array(init, "init", ndim=(1, 2), like=X2)
-        init = init.reshape(1, -1) if init.ndim == 1 else init
-        if tuple(init.shape) != (X2.shape[0], n_atoms):
-            raise ValueError(
-                f"init must have shape {(X2.shape[0], n_atoms)} (n_signals, n_atoms), "
-                f"got {tuple(init.shape)}"
-            )
+        init = _check_codes(init, X2, D, "init")
     return D, X2, squeeze, lam, max_iter, tol, init
 
 
@@ -82,10 +74,7 @@ def _certificate(xp, X, D, H, C, lam, lam_max):
     l1 = xp.sum(xp.abs(H), axis=1)
     _, relative, primal, _, _ = gap_from_residual(xp, X, R, C, l1, lam)
     if lam == 0:  # least squares: the KKT residual relative to ||D^T x||_inf
-        cmax = xp.max(xp.abs(C), axis=1)
-        one = xp.ones_like(cmax)
-        relative = xp.where(lam_max > 0, cmax / xp.where(lam_max > 0, lam_max, one),
-                            0 * cmax)
+        relative = _relative_kkt(xp, xp.max(xp.abs(C), axis=1), lam_max)
     return relative, primal
 
 
@@ -93,10 +82,6 @@ def _check_bool(value, name):
     if not isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{name} must be True or False, got {value!r}")
     return bool(value)
-
-
-def _to_float(xp, value):
-    return float(value)
 
 
 def _rows(xp, A):
@@ -234,7 +219,7 @@ def coordinate_descent(D, X, lam, *, max_iter=1000, tol=1e-6, init=None,
         Ct = _rows(xp, B.T - G @ Ht)
 
     relative, primal = _certificate(xp, X2, D, Ht.T, Ct.T, lam, lam_max)
-    history = [_to_float(xp, xp.sum(primal))]
+    history = [float(xp.sum(primal))]
     converged = bool(xp.all(relative <= tol))
     full = True
     n_full = n_updates = 0
@@ -252,7 +237,7 @@ def coordinate_descent(D, X, lam, *, max_iter=1000, tol=1e-6, init=None,
         if full:  # the correlations drift by rounding: refresh them at every full sweep
             Ct = _rows(xp, B.T - G @ Ht)
         relative, primal = _certificate(xp, X2, D, Ht.T, Ct.T, lam, lam_max)
-        history.append(_to_float(xp, xp.sum(primal)))
+        history.append(float(xp.sum(primal)))
         if not bool(xp.all(relative <= tol)):
             if not active_set:
                 full = True

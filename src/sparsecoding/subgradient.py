@@ -30,14 +30,12 @@ from array_api_compat import array_namespace, device
 from ._arrays import no_grad, to_numpy
 from ._validation import (
     DivergenceError,
-    check_array,
-    check_codes_scale,
     check_choice,
     check_dictionary_and_signals,
     check_scalar,
 )
 from .prox import _soft
-from .solvers import SolverResult, _lasso_values, lipschitz_constant
+from .solvers import SolverResult, _check_codes, _lasso_values, lipschitz_constant
 
 __all__ = ["lasso_subgradient", "lasso_subdifferential_min_norm", "subgradient_method",
            "SubgradientResult"]
@@ -64,17 +62,6 @@ class SubgradientResult(SolverResult):
     best_objective: np.ndarray = None
     step: str = None
     step_size: float = None
-
-
-def _check_codes(H, X2, D, name="H"):
-    H = check_codes_scale(check_array(H, name, ndim=(1, 2), like=X2), D, name)
-    H2 = H.reshape(1, -1) if H.ndim == 1 else H
-    if tuple(H2.shape) != (X2.shape[0], D.shape[1]):
-        raise ValueError(
-            f"{name} must have shape {(X2.shape[0], D.shape[1])} (n_signals, n_atoms) "
-            f"to match X and D, got {tuple(H.shape)}"
-        )
-    return H2
 
 
 def lasso_subgradient(D, X, H, lam):
