@@ -48,12 +48,12 @@ def parse_args(argv=None):
                         "(the measurement behind the front door's rule)")
     p.add_argument("--dictionary-vs-spams", action="store_true",
                    help="only dictionary learning against SPAMS trainDL on natural-image "
-                        "patches, both initialisations (results/dictionary_spams.json)")
+                        "patches: 8x8/128, 12x12/200 and 16x16/256 atoms, one and two epochs "
+                        "(results/dictionary_spams.json)")
     p.add_argument("--patch-sizes", type=int, nargs="*", default=None,
-                   help="with --dictionary-vs-spams: patch sizes to run (8, 16)")
+                   help="with --dictionary-vs-spams: patch sizes to run (default all)")
     p.add_argument("--short", action="store_true",
-                   help="with --dictionary-vs-spams: fewer epochs (1/2 to 2 for SPAMS, "
-                        "1 and 2 for ours)")
+                   help="with --dictionary-vs-spams: without the init='random' run")
     p.add_argument("--scale", choices=("small", "full"), default="small",
                    help="problem sizes of --grid and --dictionary-vs-spams")
     return p.parse_args(argv)
