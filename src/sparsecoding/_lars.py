@@ -57,10 +57,18 @@ try:  # Numba is an optional accelerator: the same functions run uncompiled with
     def _jit(fn):
         return _nb.njit(cache=True, nogil=True, error_model="numpy")(fn)
 
+    def _jit_inline(fn):
+        # inlined where it is called (numba IR): a call of a compiled function costs
+        # an atomic reference count per array argument, in and out, which on the
+        # walk's short steps cost as much as the arithmetic
+        return _nb.njit(cache=True, nogil=True, error_model="numpy", inline="always")(fn)
+
     HAVE_NUMBA = True
 except ImportError:  # pragma: no cover - exercised by the no-Numba test run
     def _jit(fn):
         return fn
+
+    _jit_inline = _jit
 
     HAVE_NUMBA = False
 
@@ -69,7 +77,7 @@ DONE, MAX_STEPS, DEGENERATE = 0, 1, 2
 # recorded events: +(j + 1) when atom j joins, -(j + 1) when it leaves
 
 
-@_jit
+@_jit_inline
 def chol_append(G, idx, k, j, Lc, w):
     """Add atom ``j`` as row ``k`` of the Cholesky factor of ``G[idx, idx]``."""
     for m in range(k):
@@ -87,7 +95,7 @@ def chol_append(G, idx, k, j, Lc, w):
     return True
 
 
-@_jit
+@_jit_inline
 def chol_solve(Lc, k, rhs, out):
     """Solve ``Lc Lc^T out = rhs`` for the leading ``k`` rows."""
     for m in range(k):
@@ -128,7 +136,7 @@ def chol_delete(Lc, k, m):
             Lc[i, j + 1] = cs * v - sn * u
 
 
-@_jit
+@_jit_inline
 def join_step(c, a, level, blocked, just_dropped, gbuf):
     r"""The smallest step ``gamma >= 0`` at which an inactive atom joins; its index.
 
@@ -195,7 +203,7 @@ def join_step(c, a, level, blocked, just_dropped, gbuf):
     return best, jbest
 
 
-@_jit
+@_jit_inline
 def support_sums(b, c, h, idx, k):
     """``b.h``, ``c.h`` and ``|h|_1`` over the active atoms ``idx[:k]``."""
     bh = 0.0
@@ -209,7 +217,7 @@ def support_sums(b, c, h, idx, k):
     return bh, ch, l1
 
 
-@_jit
+@_jit_inline
 def objective_at(b, c, h, idx, k, lam, half_xx):
     r"""The lasso objective of ``h`` from the Gram quantities:
     :math:`\tfrac12(\|x\|^2 - b^\top h - c^\top h) + \lambda\|h\|_1`."""
@@ -355,15 +363,27 @@ def precise_step(G, b, Lc, lam, level, k, idx, sgn, d, a, h, c, blocked, just_dr
     return t_best, event, j_add, m_drop
 
 
+@_jit_inline
+def fill_row(G_all, wset, G, j):
+    """Row ``j`` of the Gram block ``G`` of the atoms ``wset``, from ``G_all``."""
+    jg = wset[j]
+    for q in range(G.shape[0]):
+        G[j, q] = G_all[jg, wset[q]]
+
+
 @_jit
 def walk(G, b, lam, max_steps, half_xx, h, c, a, d, rhs, w, idx, sgn, blocked, gbuf,
-         Lc, obj, rec_lam, rec_h, rec_event, D, x, r, resid):
+         Lc, obj, rec_lam, rec_h, rec_event, D, x, r, resid, G_all=None, wset=None):
     """Follow the path of one signal down to ``lam``.
 
     Returns ``(steps, status, lam_max, k)`` with ``k`` the final number of active atoms
     (their indices in ``idx[:k]``). ``obj[s]`` receives the objective (at the target
     ``lam``) after ``s`` steps. When ``rec_lam`` has room, breakpoint ``s`` is recorded:
     its level, its code and the event that ended the segment before it.
+
+    With ``wset``, the walk is on the atoms ``wset`` of a larger dictionary whose Gram
+    matrix is ``G_all``: ``G`` is their Gram block, of which the walk reads only the
+    rows of active atoms, so a row is copied from ``G_all`` when its atom joins.
     """
     p = G.shape[0]
     kcap = Lc.shape[0]
@@ -386,6 +406,8 @@ def walk(G, b, lam, max_steps, half_xx, h, c, a, d, rhs, w, idx, sgn, blocked, g
         rec_event[0] = 0
     if lam >= lam_max or lam_max == 0.0:
         return 0, DONE, lam_max, 0
+    if wset is not None:
+        fill_row(G_all, wset, G, j0)
     if not chol_append(G, idx, 0, j0, Lc, w):
         return 0, DEGENERATE, lam_max, 0
     idx[0] = j0
@@ -483,11 +505,15 @@ def walk(G, b, lam, max_steps, half_xx, h, c, a, d, rhs, w, idx, sgn, blocked, g
                 sgn[0] = 1.0 if c[jn] > 0 else -1.0
                 blocked[jn] = np.inf
                 k = 1
+                if wset is not None:
+                    fill_row(G_all, wset, G, jn)
                 if not chol_append(G, idx, 0, jn, Lc, w):
                     return steps, DEGENERATE, lam_max, k
             else:
                 chol_delete(Lc, k + 1, m_drop)
         else:
+            if wset is not None and k < kcap:
+                fill_row(G_all, wset, G, j_add)
             if k >= kcap or not chol_append(G, idx, k, j_add, Lc, w):
                 return steps, DEGENERATE, lam_max, k
             idx[k] = j_add
@@ -545,15 +571,113 @@ def gram(D):
 
 
 @_jit
+def top_atoms(b, kw, counts, wset):
+    r"""At least ``kw`` atoms of largest ``|b_j|`` into ``wset``, in increasing order;
+    returns their number.
+
+    The threshold comes from a histogram of :math:`|b_j|` in ``counts.shape[0]`` bins
+    over :math:`[0, \max_j |b_j|]`: the lower edge of the bin in which the count from
+    the top reaches ``kw`` (so a few atoms more than ``kw`` may be kept, all of them
+    at least as large as every atom left out). Branch-free passes, unlike a selection.
+    """
+    p = b.shape[0]
+    nb = counts.shape[0]
+    top = 0.0
+    for j in range(p):
+        top = max(top, abs(b[j]))
+    for q in range(nb):
+        counts[q] = 0
+    scale = (nb - 1e-9) / top if top > 0.0 else 0.0
+    for j in range(p):
+        counts[int(abs(b[j]) * scale)] += 1
+    total = 0
+    q = nb - 1
+    while q > 0:
+        total += counts[q]
+        if total >= kw:
+            break
+        q -= 1
+    thr = q / scale if q > 0 else -1.0
+    m = 0
+    for j in range(p):
+        wset[m] = j
+        m += abs(b[j]) >= thr
+    return m
+
+
+@_jit
+def walk_working_set(G, b, lam, max_steps, half_xx, h, c, kw, wset, counts, inset, buf,
+                     ha, aa, d, rhs, w, idx, sgn, blocked, gbuf, Lc, obj, rec_lam, rec_h,
+                     rec_event, D, x, r):
+    r"""The walk on a working set of atoms, made exact by the KKT conditions of all.
+
+    The walk runs on (about) the ``kw`` atoms of largest :math:`|b_j|` (the rows of
+    their Gram block that it needs copied into ``buf``), so that each step costs ``kw`` instead of ``n_atoms``
+    operations. Its code, zero elsewhere, is the lasso solution when every other atom
+    satisfies :math:`|d_j^\top(x - Dh)| \le \lambda`; the atoms that violate it join
+    the working set and the walk runs again, until none does. Returns ``(steps, status, k)``
+    as ``walk`` (the last walk's steps, ``idx[:k]`` the atoms of ``h``, ``c`` their
+    correlations), or ``status = -1`` when the working set grew past half the atoms or
+    its walk did not end (the caller then walks on all atoms).
+    """
+    p = b.shape[0]
+    m = top_atoms(b, kw, counts, wset)
+    if 2 * m > p:
+        return 0, -1, 0
+    while True:
+        gw = buf[: m * m].reshape((m, m))
+        bw = ha[m:2 * m]
+        for i in range(m):
+            bw[i] = b[wset[i]]
+        hw = ha[:m]
+        steps, status, _, k = walk(gw, bw, lam, max_steps, half_xx, hw, c[:m], aa[:m],
+                                   d, rhs, w, idx, sgn, blocked[:m], gbuf[:m], Lc, obj,
+                                   rec_lam, rec_h, rec_event, D, x, r, False, G,
+                                   wset[:m])
+        if status != DONE:
+            return steps, -1, 0
+        # the code on all atoms and its correlations c = b - G h
+        for j in range(p):
+            h[j] = 0.0
+            c[j] = b[j]
+            inset[j] = False
+        for i in range(m):
+            inset[wset[i]] = True
+        for q in range(k):
+            jg = wset[idx[q]]
+            hq = hw[idx[q]]
+            idx[q] = jg
+            h[jg] = hq
+            row = G[jg]
+            for j in range(p):
+                c[j] -= row[j] * hq
+        bound = lam * (1.0 + 1e-12)
+        m_new = m
+        for j in range(p):
+            if not inset[j] and abs(c[j]) > bound:
+                if m_new < p:
+                    wset[m_new] = j
+                m_new += 1
+        if m_new == m:
+            return steps, status, k
+        if 2 * m_new > p:
+            return steps, -1, 0
+        m = m_new
+
+
+@_jit
 def walk_all(D, X, B, G, lam, max_steps, kcap, H, steps, status, lam_max, rel_gap, kkt,
-             obj_sum, final_obj, resid):
-    """Every row of ``X``: the walk, its certificates, and the objective after each step
+             obj_sum, final_obj, resid, kw, ws_ratio):
+    r"""Every row of ``X``: the walk, its certificates, and the objective after each step
     summed over the rows (``obj_sum``; a row that finished early adds its final value to
     the later entries through ``final_obj``, the caller completes it).
 
     ``B`` holds the correlations ``X @ D`` of the rows when the caller computed them
     (one matrix product for the block), or has no rows, and then each row's are
-    computed here, along the rows of ``D``.
+    computed here, along the rows of ``D``. With ``kw > 0`` a row whose ``lam`` is at
+    least ``ws_ratio`` times its :math:`\lambda_{\max}` is walked on a working set of
+    ``kw`` atoms first (``walk_working_set``); on all atoms otherwise, or when that
+    does not end.
     """
     n, f = X.shape
     p = G.shape[0]
@@ -574,6 +698,13 @@ def walk_all(D, X, B, G, lam, max_steps, kcap, H, steps, status, lam_max, rel_ga
     rec_h = np.empty((0, p))
     rec_event = np.empty(0, np.int64)
     r = np.empty(f)
+    use_ws = kw > 0 and 2 * kw <= p and lam > 0.0 and not resid
+    cap = p // 2 if use_ws else 0
+    wset = np.empty(p, np.int64)
+    inset = np.zeros(p, np.bool_)
+    counts = np.zeros(64, np.int64)
+    buf = np.empty(cap * cap)
+    ha = np.empty(2 * cap)
     for i in range(n):
         x = X[i]
         xx = 0.0
@@ -585,9 +716,20 @@ def walk_all(D, X, B, G, lam, max_steps, kcap, H, steps, status, lam_max, rel_ga
         else:
             correlate(D, x, b)
         h = H[i]
-        st_, s_, lm, k = walk(G, b, lam, max_steps, 0.5 * xx, h, c, a, d, rhs, w, idx,
-                              sgn, blocked, gbuf, Lc, obj, rec_lam, rec_h, rec_event, D, x,
-                              r, resid)
+        s_ = -1
+        if use_ws:
+            lm = 0.0
+            for j in range(p):
+                lm = max(lm, abs(b[j]))
+            if lam < lm and lam >= ws_ratio * lm:
+                st_, s_, k = walk_working_set(G, b, lam, max_steps, 0.5 * xx, h, c, kw,
+                                              wset, counts, inset, buf, ha, a, d, rhs, w,
+                                              idx, sgn, blocked, gbuf, Lc, obj, rec_lam,
+                                              rec_h, rec_event, D, x, r)
+        if s_ < 0:
+            st_, s_, lm, k = walk(G, b, lam, max_steps, 0.5 * xx, h, c, a, d, rhs, w,
+                                  idx, sgn, blocked, gbuf, Lc, obj, rec_lam, rec_h,
+                                  rec_event, D, x, r, resid)
         steps[i] = st_
         status[i] = s_
         lam_max[i] = lm
@@ -595,6 +737,15 @@ def walk_all(D, X, B, G, lam, max_steps, kcap, H, steps, status, lam_max, rel_ga
         for s in range(st_ + 1):
             obj_sum[s] += obj[s]
         final_obj[st_ + 1] += obj[st_]
+
+
+#: a signal is walked on a working set first when lam >= WS_RATIO * its lambda_max
+WS_RATIO = 0.1
+
+
+def working_set_size(n_atoms):
+    """Atoms in the first working set (0: none)."""
+    return 64 if n_atoms >= 256 else 0
 
 
 def needs_residual(D):
@@ -605,7 +756,7 @@ def needs_residual(D):
     return bool(top > 0 and norms.min() < 1e-3 * top)
 
 
-def homotopy_batch(D, X, lam, max_steps, G=None, resid=None, blas=None):
+def homotopy_batch(D, X, lam, max_steps, G=None, resid=None, blas=None, kw=None):
     """Run the walk for every row of ``X`` (float64 arrays); ``G`` is ``D.T @ D`` and
     ``resid`` is ``needs_residual(D)`` when the caller has them.
 
@@ -642,6 +793,8 @@ def homotopy_batch(D, X, lam, max_steps, G=None, resid=None, blas=None):
         resid = needs_residual(D)
     if blas is None:
         blas = n >= 128 or not HAVE_NUMBA
+    if kw is None:
+        kw = working_set_size(p)
     # asking BLAS for its thread count costs about a millisecond (threadpoolctl scans the
     # loaded libraries): only when there are blocks to share
     n_workers = workers() if HAVE_NUMBA and n >= 128 else 1
@@ -665,7 +818,7 @@ def homotopy_batch(D, X, lam, max_steps, G=None, resid=None, blas=None):
                 B = Xs @ D
             walk_all(D, Xs, B, G, lam, max_steps, kcap, H[lo:hi], steps[lo:hi],
                      status[lo:hi], lam_max[lo:hi], rel_gap[lo:hi], kkt[lo:hi],
-                     sums[blk], finals[blk], resid)
+                     sums[blk], finals[blk], resid, kw, WS_RATIO)
 
     if n_blocks == 1:
         run(0, 0, n)
