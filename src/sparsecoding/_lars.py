@@ -96,18 +96,31 @@ def chol_append(G, idx, k, j, Lc, w):
 
 
 @_jit_inline
-def chol_solve(Lc, k, rhs, out):
-    """Solve ``Lc Lc^T out = rhs`` for the leading ``k`` rows."""
-    for m in range(k):
+def forward_solve(Lc, start, k, rhs, out):
+    """Rows ``start`` to ``k - 1`` of the solution of ``Lc out = rhs`` (the rows before
+    ``start`` are in ``out`` already: they do not depend on the rows of ``Lc`` below)."""
+    for m in range(start, k):
         s = rhs[m]
         for q in range(m):
             s -= Lc[m, q] * out[q]
         out[m] = s / Lc[m, m]
+
+
+@_jit_inline
+def back_solve(Lc, k, out):
+    """Solve ``Lc^T y = out`` in place for the leading ``k`` rows."""
     for m in range(k - 1, -1, -1):  # by rows of Lc (contiguous): out[q] -= Lc[m, q] out[m]
         out[m] /= Lc[m, m]
         om = out[m]
         for q in range(m):
             out[q] -= Lc[m, q] * om
+
+
+@_jit_inline
+def chol_solve(Lc, k, rhs, out):
+    """Solve ``Lc Lc^T out = rhs`` for the leading ``k`` rows."""
+    forward_solve(Lc, 0, k, rhs, out)
+    back_solve(Lc, k, out)
 
 
 @_jit
@@ -420,8 +433,18 @@ def walk(G, b, lam, max_steps, half_xx, h, c, a, d, rhs, w, idx, sgn, blocked, g
     just_dropped = -1
     steps = 0
     status = MAX_STEPS
+    # z = Lc^{-1} s, kept from step to step: its first n_z rows stay valid while the
+    # rows of Lc above them do not change (an atom joining adds a row; one leaving
+    # changes the rows from its own down), so each step computes only the new rows
+    # (the same operations as a full forward substitution) and then solves Lc^T d = z
+    z = np.empty(kcap)
+    n_z = 0
     while True:
-        chol_solve(Lc, k, sgn, d)
+        forward_solve(Lc, n_z, k, sgn, z)
+        n_z = k
+        for m in range(k):
+            d[m] = z[m]
+        back_solve(Lc, k, d)
         if resid:
             image_of_active(D, idx, k, d, r)
             correlate(D, r, a)
@@ -505,12 +528,14 @@ def walk(G, b, lam, max_steps, half_xx, h, c, a, d, rhs, w, idx, sgn, blocked, g
                 sgn[0] = 1.0 if c[jn] > 0 else -1.0
                 blocked[jn] = np.inf
                 k = 1
+                n_z = 0
                 if wset is not None:
                     fill_row(G_all, wset, G, jn)
                 if not chol_append(G, idx, 0, jn, Lc, w):
                     return steps, DEGENERATE, lam_max, k
             else:
                 chol_delete(Lc, k + 1, m_drop)
+                n_z = min(n_z, m_drop)
         else:
             if wset is not None and k < kcap:
                 fill_row(G_all, wset, G, j_add)
