@@ -15,13 +15,13 @@ from sparsecoding import _lars
 def _dense_problem():
     """Dense Gaussian signals at half their typical lambda_max on a 64 x 256 Gaussian
     dictionary (about 16 atoms in each support); three signals of which each support
-    holds an atom ranked beyond 64 by |d_j^T x| (found once on this seed)."""
+    holds an atom that the first working set leaves out (found once on this seed)."""
     rng = np.random.default_rng(5)
     D = rng.standard_normal((64, 256))
     D /= np.linalg.norm(D, axis=0)
     X = rng.standard_normal((300, 64))
     lam = 0.5 * float(np.median(np.max(np.abs(X @ D), axis=1)))
-    return D, X[[51, 81, 139]], lam
+    return D, X[[51, 158, 285]], lam
 
 
 def _lasso_lars(D, X, lam):
@@ -29,12 +29,19 @@ def _lasso_lars(D, X, lam):
     return sparse_encode(X, D.T, algorithm="lasso_lars", alpha=lam)
 
 
+def _first_set_size(D, x, lam):
+    """The size of the first working set, by the rule of ``_lars.walk_all``."""
+    b = np.abs(D.T @ x)
+    n_above = int(np.count_nonzero(b >= lam))
+    return max(_lars.working_set_size(D.shape[1]), int(_lars.WS_FACTOR * n_above))
+
+
 def _walk_working_set(D, x, lam):
     """One signal through the working-set walk: its code, status and first set."""
     G = D.T @ D
     b = D.T @ x
     n_features, p = D.shape
-    kw = _lars.working_set_size(p)
+    kw = _first_set_size(D, x, lam)
     kcap = min(n_features, p)
     first = np.empty(p, np.int64)
     m = _lars.top_atoms(b, kw, np.zeros(64, np.int64), first)
@@ -53,11 +60,10 @@ def _walk_working_set(D, x, lam):
 def test_atoms_left_out_of_the_first_working_set_join_by_the_kkt_check():
     D, X, lam = _dense_problem()
     p = D.shape[1]
-    kw = _lars.working_set_size(p)
-    assert 0 < kw and 2 * kw <= p  # the working set applies to this dictionary
+    assert _lars.working_set_size(p) > 0  # the working set applies to this dictionary
     ref = _lasso_lars(D, X, lam)
     for x, h_ref in zip(X, ref):
-        assert lam >= _lars.WS_RATIO * np.max(np.abs(D.T @ x))
+        assert 2 * _first_set_size(D, x, lam) <= p and lam < np.max(np.abs(D.T @ x))
         h, status, first = _walk_working_set(D, x, lam)
         support = np.flatnonzero(h_ref)
         # the solution needs an atom the first working set left out ...

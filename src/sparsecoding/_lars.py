@@ -692,17 +692,17 @@ def walk_working_set(G, b, lam, max_steps, half_xx, h, c, kw, wset, counts, inse
 
 @_jit
 def walk_all(D, X, B, G, lam, max_steps, kcap, H, steps, status, lam_max, rel_gap, kkt,
-             obj_sum, final_obj, resid, kw, ws_ratio):
+             obj_sum, final_obj, resid, kw, ws_factor):
     r"""Every row of ``X``: the walk, its certificates, and the objective after each step
     summed over the rows (``obj_sum``; a row that finished early adds its final value to
     the later entries through ``final_obj``, the caller completes it).
 
     ``B`` holds the correlations ``X @ D`` of the rows when the caller computed them
     (one matrix product for the block), or has no rows, and then each row's are
-    computed here, along the rows of ``D``. With ``kw > 0`` a row whose ``lam`` is at
-    least ``ws_ratio`` times its :math:`\lambda_{\max}` is walked on a working set of
-    ``kw`` atoms first (``walk_working_set``); on all atoms otherwise, or when that
-    does not end.
+    computed here, along the rows of ``D``. With ``kw > 0`` a row is walked first on a
+    working set (``walk_working_set``) of ``max(kw, ws_factor * n)`` atoms, ``n`` the
+    number of atoms with :math:`|d_j^\top x| \ge \lambda`, when that is at most half
+    of the atoms; on all atoms otherwise, or when that does not end.
     """
     n, f = X.shape
     p = G.shape[0]
@@ -744,10 +744,14 @@ def walk_all(D, X, B, G, lam, max_steps, kcap, H, steps, status, lam_max, rel_ga
         s_ = -1
         if use_ws:
             lm = 0.0
+            n_above = 0
             for j in range(p):
-                lm = max(lm, abs(b[j]))
-            if lam < lm and lam >= ws_ratio * lm:
-                st_, s_, k = walk_working_set(G, b, lam, max_steps, 0.5 * xx, h, c, kw,
+                v = abs(b[j])
+                lm = max(lm, v)
+                n_above += v >= lam
+            m = max(kw, int(ws_factor * n_above))
+            if lam < lm and 2 * m <= p:
+                st_, s_, k = walk_working_set(G, b, lam, max_steps, 0.5 * xx, h, c, m,
                                               wset, counts, inset, buf, ha, a, d, rhs, w,
                                               idx, sgn, blocked, gbuf, Lc, obj, rec_lam,
                                               rec_h, rec_event, D, x, r)
@@ -764,12 +768,14 @@ def walk_all(D, X, B, G, lam, max_steps, kcap, H, steps, status, lam_max, rel_ga
         final_obj[st_ + 1] += obj[st_]
 
 
-#: a signal is walked on a working set first when lam >= WS_RATIO * its lambda_max
-WS_RATIO = 0.1
+#: the first working set of a signal: at least this many times the number of atoms
+#: whose correlation with it reaches lam (with fewer, it missed atoms of the solution
+#: too often: measured on dense Gaussian signals)
+WS_FACTOR = 1.5
 
 
 def working_set_size(n_atoms):
-    """Atoms in the first working set (0: none)."""
+    """The fewest atoms in a first working set (0: no working set)."""
     return 64 if n_atoms >= 256 else 0
 
 
@@ -843,7 +849,7 @@ def homotopy_batch(D, X, lam, max_steps, G=None, resid=None, blas=None, kw=None)
                 B = Xs @ D
             walk_all(D, Xs, B, G, lam, max_steps, kcap, H[lo:hi], steps[lo:hi],
                      status[lo:hi], lam_max[lo:hi], rel_gap[lo:hi], kkt[lo:hi],
-                     sums[blk], finals[blk], resid, kw, WS_RATIO)
+                     sums[blk], finals[blk], resid, kw, WS_FACTOR)
 
     if n_blocks == 1:
         run(0, 0, n)
