@@ -88,8 +88,9 @@ class DictionaryResult:
     objective : numpy.ndarray
         ``objective[e]``: the mean objective
         :math:`\\tfrac12\\|x - Dh\\|^2 + \\lambda\\|h\\|_1` over the signals of epoch
-        ``e``, each measured with the codes and the dictionary of its mini-batch (the
-        online estimate that the algorithm drives down).
+        ``e`` (over those coded, in an epoch cut short by ``steps``), each measured
+        with the codes and the dictionary of its mini-batch (the online estimate that
+        the algorithm drives down).
     time : float
         Wall-clock seconds of the learning.
     codes : array or tensor
@@ -143,7 +144,7 @@ def _top_singular_squared(D, v, n_iter):
     return float(xp.sum(Dv * Dv)), v
 
 
-def learn_dictionary(X, n_atoms, lam, *, epochs=10, batch_size=256, seed=0,
+def learn_dictionary(X, n_atoms, lam, *, epochs=None, steps=None, batch_size=256, seed=0,
                      init="data", device=None, progress=True, code_max_iter=200,
                      code_tol=1e-3, dict_passes=1, D_init=None, coder="auto",
                      forgetting=5.0):
@@ -190,8 +191,13 @@ def learn_dictionary(X, n_atoms, lam, *, epochs=10, batch_size=256, seed=0,
         Number of atoms (columns of ``D``).
     lam : float
         The sparsity weight :math:`\lambda \ge 0`.
-    epochs : int
-        Passes over the data.
+    epochs : int, optional
+        Passes over the data (10 when neither ``epochs`` nor ``steps`` is given).
+    steps : int, optional
+        Number of mini-batches, instead of ``epochs`` (as in
+        :func:`sparsecoding.training.fit`): the first ``steps`` batches of the
+        epoch-by-epoch order, so ``steps = k * ceil(n_signals / batch_size)`` learns
+        exactly as ``epochs = k``, and a smaller number stops inside an epoch.
     batch_size : int
         Signals per mini-batch.
     seed : int
@@ -259,8 +265,17 @@ def learn_dictionary(X, n_atoms, lam, *, epochs=10, batch_size=256, seed=0,
     X = check_squarable(check_array(X, "X", ndim=2), "X")
     n_atoms = check_scalar(n_atoms, "n_atoms", low=1, integer=True)
     lam = check_scalar(lam, "lam", low=0.0)
-    epochs = check_scalar(epochs, "epochs", low=1, integer=True)
+    if epochs is not None and steps is not None:
+        raise TypeError("give the length of learning as epochs or as steps, not both")
     batch_size = check_scalar(batch_size, "batch_size", low=1, integer=True)
+    n_batches = -(-X.shape[0] // batch_size)
+    if steps is None:
+        epochs = 10 if epochs is None else check_scalar(epochs, "epochs", low=1,
+                                                         integer=True)
+        steps = epochs * n_batches
+    else:
+        steps = check_scalar(steps, "steps", low=1, integer=True)
+        epochs = -(-steps // n_batches)
     seed = check_scalar(seed, "seed", low=0, integer=True)
     check_choice(init, "init", ("data", "random"))
     code_max_iter = check_scalar(code_max_iter, "code_max_iter", low=1, integer=True)
@@ -317,14 +332,13 @@ def learn_dictionary(X, n_atoms, lam, *, epochs=10, batch_size=256, seed=0,
     B = zeros((n_features, n_atoms))
     v = to_x(rng.standard_normal((n_atoms, 1)))
     L, v = _top_singular_squared(D, v, 30)
-    n_batches = -(-n_signals // batch_size)
     objective, step, n_resampled, n_restarts = [], 0, 0, 0
 
     bar = None
     if progress:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=epochs * n_batches, desc="dictionary learning", unit="batch")
+        bar = tqdm(total=steps, desc="dictionary learning", unit="batch")
     synchronize(X)
     start = time.perf_counter()
     # NumPy: BLAS on one thread, the compiled kernels on the cores (sparsecoding._threads)
@@ -332,12 +346,13 @@ def learn_dictionary(X, n_atoms, lam, *, epochs=10, batch_size=256, seed=0,
     with own_cores:
         for epoch in range(epochs):
             order = rng.permutation(n_signals)
-            total = 0.0
-            for b in range(n_batches):
+            total, seen = 0.0, 0
+            for b in range(min(n_batches, steps - epoch * n_batches)):
                 idx_np = order[b * batch_size:(b + 1) * batch_size]
                 idx = idx_np if on_numpy else xp.asarray(idx_np, device=_device(X))
                 Xb = X[idx]
                 nb = Xb.shape[0]
+                seen += nb
                 # 1. codes: exact, or warm-started FISTA with a safe margin on the tracked
                 #    Lipschitz constant
                 if coder == "homotopy":
@@ -370,7 +385,7 @@ def learn_dictionary(X, n_atoms, lam, *, epochs=10, batch_size=256, seed=0,
                     L, v = _top_singular_squared(D, v, 5)
                 if bar is not None:
                     bar.update(1)
-            objective.append(total / n_signals)
+            objective.append(total / seen)
             if bar is not None:
                 bar.set_postfix(objective=f"{objective[-1]:.4g}")
     synchronize(X)
