@@ -148,7 +148,7 @@ def learn_dictionary(X, n_atoms, lam, *, epochs=None, steps=None, batch_size=256
                      init="data", device=None, progress=True, code_max_iter=200,
                      code_tol=1e-3, dict_passes=1, D_init=None, coder="auto",
                      forgetting=5.0):
-    r"""Online mini-batch dictionary learning (Mairal, Bach, Ponce and Sapiro, 2010).
+    r"""Online mini-batch dictionary learning :cite:p:`mairal2010online`.
 
     Minimises :math:`\frac1N\sum_i \tfrac12\|x_i - Dh_i\|^2 + \lambda\|h_i\|_1` subject
     to :math:`\|d_j\|_2 \le 1`, alternating over mini-batches of signals:
@@ -162,7 +162,7 @@ def learn_dictionary(X, n_atoms, lam, *, epochs=None, steps=None, batch_size=256
     2. **statistics**, with forgetting of old batches:
        :math:`A \leftarrow \beta_t A + \frac1b H^\top H`,
        :math:`B \leftarrow \beta_t B + \frac1b X_b^\top H` (:math:`b` signals per
-       batch; :math:`\beta_t` the mini-batch schedule of Mairal et al., section 3.4,
+       batch; :math:`\beta_t` the mini-batch schedule of :cite:t:`mairal2010online`, section 3.4,
        counted as SPAMS counts it, raised to the power ``forgetting``);
     3. **dictionary** with the codes fixed: block-coordinate descent on the
        surrogate :math:`\tfrac12\operatorname{tr}(D^\top D A) - \operatorname{tr}(D^\top B)`,
@@ -373,7 +373,7 @@ def learn_dictionary(X, n_atoms, lam, *, epochs=None, steps=None, batch_size=256
                 Hb = res.codes
                 H_all[idx] = Hb
                 total += float(xp.sum(_lasso_values(xp, D, Xb, Hb, lam)))
-                # 2. statistics with forgetting (Mairal et al. 2010, section 3.4)
+                # 2. statistics with forgetting :cite:p:`mairal2010online`, section 3.4
                 beta = _forget_factor(step, batch_size, n_signals, forgetting)
                 A = beta * A + (Hb.T @ Hb) / nb
                 B = beta * B + (Xb.T @ Hb) / nb
@@ -404,7 +404,7 @@ def _forget_factor(step, batch_size, n_signals, power):
     """The factor applied to the statistics before mini-batch ``step`` (0, 1, ...) adds
     its own.
 
-    The schedule of Mairal et al. (2010, section 3.4), counted from the first batch as
+    The schedule of :cite:t:`mairal2010online` (section 3.4), counted from the first batch as
     SPAMS counts it: with :math:`\\eta` signals per batch, :math:`\\theta = t\\eta` for
     :math:`t < \\eta`, else :math:`\\eta^2 + t - \\eta`, capped at twice the number of
     signals, and :math:`\\beta = ((\\theta + 1 - \\eta)/(\\theta + 1))^\\rho`. With
@@ -458,7 +458,7 @@ def denoise_image(noisy, D, lam, patch_size=None, stride=1, *, max_iter=300, tol
     position, the last row and column included) loses its mean :math:`\bar p`, gets
     the lasso code :math:`h = \arg\min_h \tfrac12\|p - \bar p - Dh\|^2 + \lambda\|h\|_1`
     (:func:`~sparsecoding.fista`), and is replaced by :math:`Dh + \bar p`; each pixel is
-    the average of the patches that cover it (Elad and Aharon, 2006, without their
+    the average of the patches that cover it (:cite:t:`elad2006denoising`, without their
     weighting by the noisy image). Explained in the chapter *Dictionary learning on
     natural images*.
 

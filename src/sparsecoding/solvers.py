@@ -822,8 +822,7 @@ def ista(D, X, lam, *, max_iter=1000, tol=1e-6, init=None, lipschitz=None,
         h_{k+1} = S_{\lambda/L}\!\left(h_k - \tfrac1L D^\top(D h_k - x)\right),
 
     which decreases the objective monotonically and converges at the rate
-    :math:`F(h_k) - F^\star \le L\|h_0 - h^\star\|^2 / (2k)` (Daubechies, Defrise and
-    De Mol, 2004; Beck and Teboulle, 2009). Derived in the chapter *ISTA*.
+    :math:`F(h_k) - F^\star \le L\|h_0 - h^\star\|^2 / (2k)` :cite:p:`daubechies2004iterative,beck2009fista`. Derived in the chapter *ISTA*.
 
     Parameters
     ----------
@@ -848,8 +847,8 @@ def ista(D, X, lam, *, max_iter=1000, tol=1e-6, init=None, lipschitz=None,
     lipschitz : float or ``"backtracking"``, optional
         :math:`L`; computed by :func:`lipschitz_constant` when not given. With
         ``"backtracking"``, :math:`L` starts at the largest squared atom norm and is
-        doubled until the quadratic model bounds the smooth part (Beck and Teboulle,
-        2009).
+        doubled until the quadratic model bounds the smooth part
+        :cite:p:`beck2009fista`.
     mode : ``"auto"``, ``"gram"`` or ``"residual"``
         How gradients are computed (see the chapter *ISTA*); ``"auto"`` uses
         ``"residual"`` when atoms outnumber features more than twice.
@@ -875,7 +874,7 @@ def ista(D, X, lam, *, max_iter=1000, tol=1e-6, init=None, lipschitz=None,
 
 def fista(D, X, lam, *, max_iter=1000, tol=1e-6, init=None, lipschitz=None,
           restart=None, mu=None, mode="auto", chunk_size=None):
-    r"""FISTA, ISTA with Nesterov momentum (Beck and Teboulle, 2009).
+    r"""FISTA, ISTA with Nesterov momentum :cite:p:`beck2009fista`.
 
     .. math::
 
@@ -885,7 +884,7 @@ def fista(D, X, lam, *, max_iter=1000, tol=1e-6, init=None, lipschitz=None,
 
     with :math:`t_1 = 1`, :math:`y_1 = h_0`. The objective converges at the rate
     :math:`O(1/k^2)` but need not decrease at every step; adaptive restart
-    (O'Donoghue and Candès, 2015) resets the momentum of a signal when it does harm.
+    :cite:p:`odonoghue2015restart` resets the momentum of a signal when it does harm.
     When the eigenvalues of :math:`D^\top D` lie in :math:`[\mu, L]` with
     :math:`\mu > 0`, the constant momentum
 
