@@ -114,6 +114,26 @@ def sparse_image(Hn, M, out):
                 o[c] += a * M_j[c]
 
 
+@jit(fastmath={"reassoc"})
+def _gram_row(hn_i, an_i, b_i):
+    """``hn . (an / 2 - b)`` of one row, summed in any order (vectorised)."""
+    s = 0.0
+    for j in range(hn_i.shape[0]):
+        s += hn_i[j] * (0.5 * an_i[j] - b_i[j])
+    return s
+
+
+@jit(fastmath={"reassoc"})
+def _residual_row(an_i, x_i):
+    """``an -= x`` and ``|an|^2`` of one row, summed in any order (vectorised)."""
+    s = 0.0
+    for j in range(an_i.shape[0]):
+        a = an_i[j] - x_i[j]
+        an_i[j] = a
+        s += a * a
+    return s
+
+
 @jit
 def smooth_pass(An, X, Hn, B, half_xx, gram, out, momentum, A, beta, AY):
     """Per row: residual form ``An -= X`` and ``out = |An|^2 / 2``; Gram form
@@ -121,17 +141,10 @@ def smooth_pass(An, X, Hn, B, half_xx, gram, out, momentum, A, beta, AY):
     next point, ``AY = An + beta (An - A)``."""
     n, m = An.shape
     for i in range(n):
-        s = 0.0
         if gram:
-            for j in range(m):
-                s += Hn[i, j] * (0.5 * An[i, j] - B[i, j])
-            out[i] = half_xx[i] + s
+            out[i] = half_xx[i] + _gram_row(Hn[i], An[i], B[i])
         else:
-            for j in range(m):
-                a = An[i, j] - X[i, j]
-                An[i, j] = a
-                s += a * a
-            out[i] = 0.5 * s
+            out[i] = 0.5 * _residual_row(An[i], X[i])
         if momentum:
             b = beta[i]
             for j in range(m):
