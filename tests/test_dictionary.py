@@ -117,6 +117,24 @@ def test_deterministic_and_torch_matches_numpy():
     np.testing.assert_allclose(th.D.numpy(), a.D, atol=1e-10)
 
 
+def test_steps_count_mini_batches_and_whole_epochs_match_epochs():
+    X, _ = _synthetic(n=400, seed=4)
+    kw = dict(batch_size=64, progress=False)  # 7 batches per epoch
+    a = learn_dictionary(X, 24, 0.1, epochs=2, **kw)
+    b = learn_dictionary(X, 24, 0.1, steps=14, **kw)
+    np.testing.assert_array_equal(a.D, b.D)
+    np.testing.assert_array_equal(a.objective, b.objective)
+    # a run cut inside its second epoch: two objectives, the last over 3 batches
+    c = learn_dictionary(X, 24, 0.1, steps=10, **kw)
+    assert c.objective.shape == (2,) and c.objective[0] == a.objective[0]
+    assert np.isfinite(c.objective).all() and c.objective[1] != a.objective[1]
+    assert learn_dictionary(X, 24, 0.1, **kw).objective.shape == (10,)  # the default
+    with pytest.raises(TypeError, match="epochs or as steps"):
+        learn_dictionary(X, 24, 0.1, epochs=1, steps=3, **kw)
+    with pytest.raises(ValueError, match="steps"):
+        learn_dictionary(X, 24, 0.1, steps=0, **kw)
+
+
 def test_exact_codes_reach_a_lower_objective_than_fista_codes():
     X, _ = _synthetic(n=600, seed=8)
     kw = dict(epochs=3, batch_size=64, progress=False)

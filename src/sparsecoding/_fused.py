@@ -10,14 +10,18 @@ expressions of the engine (which run instead on tensors, or without Numba):
   :math:`h^+ = S_{\theta}(y - \nabla / L)` (the formula of
   :func:`sparsecoding.prox.soft_threshold`, compiled from
   :func:`sparsecoding.prox._soft_scalar`), per signal :math:`\|h^+\|_1` and the
-  number of nonzero codes; with FISTA's momentum (no restart, or the gradient
-  restart, decided by the row's :math:`(y - h^+)\cdot(h^+ - h)`), also the next point
-  :math:`y = h^+ + \beta (h^+ - h)`, written over ``y`` while the row is in cache
-  (the coefficients by :func:`sparsecoding.solvers._momentum`, compiled);
+  number of nonzero codes. With FISTA's momentum the point
+  :math:`y = h + \beta (h - h^-)` is never stored: the pass forms it from the last two
+  codes while their rows are in cache (in the Gram form, the image of :math:`y` too),
+  and with the gradient restart it decides each row's next :math:`\beta` by
+  :math:`(y - h^+)\cdot(h^+ - h)` (the coefficients by
+  :func:`sparsecoding.solvers._momentum`, compiled). Storing :math:`y` and its image
+  would cost two more passes over memory of the codes' size per iteration;
 * :func:`sparse_image`: the image of the new codes from their nonzero entries, when
   few;
-* :func:`smooth_pass`: the smooth part of the objective of every signal, and with the
-  momentum the image of the next point, :math:`A_y = A^+ + \beta (A^+ - A)`;
+* :func:`smooth_pass`: the smooth part of the objective of every signal, and in the
+  residual form, with the momentum, the image of the next point,
+  :math:`A_y = A^+ + \beta (A^+ - A)` (small: the next product needs it);
 * :func:`momentum_pass`: the next point and its image alone (the function restart,
   decided by the objective after the passes).
 
@@ -42,46 +46,72 @@ NO_MOMENTUM, MOMENTUM, GRADIENT_RESTART = 0, 1, 2
 
 
 @jit(fastmath={"reassoc"})
-def _prox_row(g_i, b_i, gram, y_i, h_i, L, t, hn_i, want_dot):
-    """One row of :func:`prox_pass`. ``reassoc`` lets the sums be vectorised (added in
-    any order); every elementwise value is computed as written."""
+def _prox_row(g_i, h_i, hp_i, b, L, t, hn_i, want_dot):
+    """One row of :func:`prox_pass` (residual form). ``reassoc`` lets the sums be
+    vectorised (added in any order); every elementwise value is computed as written."""
     n_nonzero = 0
     s_dot = 0.0
     s_l1 = 0.0
     for j in range(hn_i.shape[0]):
-        y = y_i[j]
-        v = y - (g_i[j] - b_i[j]) / L if gram else y - g_i[j] / L
-        hn = _soft(v, t)
+        h = h_i[j]
+        y = h + b * (h - hp_i[j])
+        hn = _soft(y - g_i[j] / L, t)
         hn_i[j] = hn
         n_nonzero += hn != 0
         if want_dot:
-            s_dot += (y - hn) * (hn - h_i[j])
+            s_dot += (y - hn) * (hn - h)
+        s_l1 += abs(hn)
+    return n_nonzero, s_dot, s_l1
+
+
+@jit(fastmath={"reassoc"})
+def _prox_row_gram(a_i, ap_i, b_i, h_i, hp_i, b, L, t, hn_i, want_dot):
+    """One row of :func:`prox_pass` (Gram form): the image of ``y`` by the same
+    extrapolation, then the gradient ``ay - b_i``."""
+    n_nonzero = 0
+    s_dot = 0.0
+    s_l1 = 0.0
+    for j in range(hn_i.shape[0]):
+        h = h_i[j]
+        y = h + b * (h - hp_i[j])
+        a = a_i[j]
+        hn = _soft(y - ((a + b * (a - ap_i[j])) - b_i[j]) / L, t)
+        hn_i[j] = hn
+        n_nonzero += hn != 0
+        if want_dot:
+            s_dot += (y - hn) * (hn - h)
         s_l1 += abs(hn)
     return n_nonzero, s_dot, s_l1
 
 
 @jit
-def prox_pass(G, B, gram, Y, H, L, thr, Hn, l1, momentum, t, beta):
-    """``Hn = soft(Y - (G - B if gram else G) / L, thr)`` row by row, with ``l1`` per
-    row; returns the number of nonzero codes.
+def prox_pass(G, B, gram, H, Hp, A, Ap, L, thr, Hn, l1, momentum, t, beta):
+    """``Hn = soft(Y - grad / L, thr)`` row by row, with ``l1`` per row; returns the
+    number of nonzero codes.
 
-    With ``momentum`` (:data:`MOMENTUM`), each row of ``Y`` is then replaced by the
-    next point ``Hn + beta (Hn - H)``; with :data:`GRADIENT_RESTART`, the row's
-    ``beta`` and ``t`` (float64) are first moved on by ``_momentum``, restarted
-    (``keep`` = 0) where ``(y - hn).(hn - h) > 0``. ``beta`` holds the coefficients in
-    the codes' precision, as the array expressions use them."""
+    The point ``Y`` is not stored: without momentum it is ``H`` (give ``Hp = H``,
+    ``Ap = A``); with it (``momentum``
+    :data:`MOMENTUM` or :data:`GRADIENT_RESTART`) it is FISTA's extrapolation
+    ``H + beta (H - Hp)`` of the last two codes, formed row by row while they are in
+    cache, with the row's ``beta`` (in the codes' precision, as the array expressions
+    use it). The gradient at ``Y``: in the Gram form ``AY - B``, with the image ``AY``
+    of ``Y`` extrapolated alike from the images ``A`` and ``Ap`` of the codes;
+    otherwise given in ``G``. With :data:`GRADIENT_RESTART`, each row's ``beta`` and
+    ``t`` (float64) are then moved on by ``_momentum``, restarted (``keep`` = 0) where
+    ``(y - hn).(hn - h) > 0``, for the next point."""
     n_nonzero = 0
-    for i in range(G.shape[0]):
-        y_i, h_i, hn_i = Y[i], H[i], Hn[i]
-        z_i, dot, l1[i] = _prox_row(G[i], B[i] if gram else G[i], gram, y_i, h_i, L,
-                                    thr[i], hn_i, momentum == GRADIENT_RESTART)
+    for i in range(Hn.shape[0]):
+        # without momentum Hp is H, so that y = h + beta (h - h) = h
+        want_dot = momentum == GRADIENT_RESTART
+        if gram:
+            z_i, dot, l1[i] = _prox_row_gram(A[i], Ap[i], B[i], H[i], Hp[i], beta[i], L,
+                                             thr[i], Hn[i], want_dot)
+        else:
+            z_i, dot, l1[i] = _prox_row(G[i], H[i], Hp[i], beta[i], L, thr[i], Hn[i],
+                                        want_dot)
         n_nonzero += z_i
         if momentum == GRADIENT_RESTART:
             beta[i], t[i] = _next_momentum(t[i], 0.0 if dot > 0 else 1.0)
-        if momentum:
-            b = beta[i]
-            for j in range(hn_i.shape[0]):
-                y_i[j] = hn_i[j] + b * (hn_i[j] - h_i[j])
     return n_nonzero
 
 
@@ -114,24 +144,38 @@ def sparse_image(Hn, M, out):
                 o[c] += a * M_j[c]
 
 
+@jit(fastmath={"reassoc"})
+def _gram_row(hn_i, an_i, b_i):
+    """``hn . (an / 2 - b)`` of one row, summed in any order (vectorised)."""
+    s = 0.0
+    for j in range(hn_i.shape[0]):
+        s += hn_i[j] * (0.5 * an_i[j] - b_i[j])
+    return s
+
+
+@jit(fastmath={"reassoc"})
+def _residual_row(an_i, x_i):
+    """``an -= x`` and ``|an|^2`` of one row, summed in any order (vectorised)."""
+    s = 0.0
+    for j in range(an_i.shape[0]):
+        a = an_i[j] - x_i[j]
+        an_i[j] = a
+        s += a * a
+    return s
+
+
 @jit
 def smooth_pass(An, X, Hn, B, half_xx, gram, out, momentum, A, beta, AY):
     """Per row: residual form ``An -= X`` and ``out = |An|^2 / 2``; Gram form
     ``out = |x|^2 / 2 + Hn.(An / 2 - B)``. With ``momentum``, then the image of the
-    next point, ``AY = An + beta (An - A)``."""
+    next point, ``AY = An + beta (An - A)`` (the residual form's next product needs
+    it; the Gram form's :func:`prox_pass` extrapolates the images itself)."""
     n, m = An.shape
     for i in range(n):
-        s = 0.0
         if gram:
-            for j in range(m):
-                s += Hn[i, j] * (0.5 * An[i, j] - B[i, j])
-            out[i] = half_xx[i] + s
+            out[i] = half_xx[i] + _gram_row(Hn[i], An[i], B[i])
         else:
-            for j in range(m):
-                a = An[i, j] - X[i, j]
-                An[i, j] = a
-                s += a * a
-            out[i] = 0.5 * s
+            out[i] = 0.5 * _residual_row(An[i], X[i])
         if momentum:
             b = beta[i]
             for j in range(m):

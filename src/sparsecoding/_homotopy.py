@@ -6,8 +6,7 @@ For one signal :math:`x`, the lasso solution
 
     h(\lambda) = \arg\min_h \tfrac12 \|x - D h\|_2^2 + \lambda \|h\|_1
 
-is a piecewise-linear function of :math:`\lambda` (Osborne, Presnell and Turlach,
-2000; Efron, Hastie, Johnstone and Tibshirani, 2004, the *LARS-lasso* variant). It is
+is a piecewise-linear function of :math:`\lambda` :cite:p:`osborne2000homotopy,efron2004lars` (the second's *LARS-lasso* variant). It is
 zero for :math:`\lambda \ge \lambda_{\max} = \|D^\top x\|_\infty`; below, on a segment
 where the active set :math:`A` and the signs :math:`s = \operatorname{sign}(h_A)` do not
 change, the optimality condition :math:`D_A^\top(x - D_A h_A) = \lambda s` gives

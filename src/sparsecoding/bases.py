@@ -110,7 +110,7 @@ def min_l2_representation(D, X):
 
 
 def basis_pursuit(D, X, *, tol=1e-9):
-    r"""Basis pursuit: the representation of least :math:`\ell_1` norm, by linear programming.
+    r"""Solve basis pursuit: the representation of least :math:`\ell_1` norm, by linear programming.
 
     .. math::
 
@@ -120,7 +120,7 @@ def basis_pursuit(D, X, *, tol=1e-9):
     :math:`\min \mathbf 1^\top (u + v)` s.t. :math:`D(u - v) = x`, solved by
     ``scipy.optimize.linprog`` (HiGHS) for each signal. A vertex of the feasible set
     has at most ``n_features`` nonzeros, so the solution is sparse
-    (Chen, Donoho and Saunders, 1998). Chapter *Bases and over-complete dictionaries*.
+    :cite:p:`chen1998atomic`. Chapter *Bases and over-complete dictionaries*.
 
     Parameters
     ----------

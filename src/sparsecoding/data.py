@@ -239,7 +239,7 @@ def load_mnist(split="test", *, root=None, download_missing=True, force_download
 
 
 def load_digits():
-    """scikit-learn's 8×8 digits (1,797 images): ``(images (n, 8, 8) in [0, 1], labels)``."""
+    """Load scikit-learn's 8×8 digits (1,797 images): ``(images (n, 8, 8) in [0, 1], labels)``."""
     from sklearn.datasets import load_digits as _load
 
     bunch = _load()
@@ -329,7 +329,7 @@ def whiten(X, *, eps=1e-2):
 
 def load_image_patches(patch_size=8, n_patches=10_000, *, seed=0, names=NATURAL_IMAGES,
                        remove_mean=True, whitened=False, eps=1e-2):
-    """Patches of the bundled natural images, ready for sparse coding.
+    """Load patches of the bundled natural images, ready for sparse coding.
 
     Each patch is flattened to a row; with ``remove_mean`` its mean grey level is
     subtracted (the DC component carries no structure), and with ``whitened`` the

@@ -88,8 +88,9 @@ class DictionaryResult:
     objective : numpy.ndarray
         ``objective[e]``: the mean objective
         :math:`\\tfrac12\\|x - Dh\\|^2 + \\lambda\\|h\\|_1` over the signals of epoch
-        ``e``, each measured with the codes and the dictionary of its mini-batch (the
-        online estimate that the algorithm drives down).
+        ``e`` (over those coded, in an epoch cut short by ``steps``), each measured
+        with the codes and the dictionary of its mini-batch (the online estimate that
+        the algorithm drives down).
     time : float
         Wall-clock seconds of the learning.
     codes : array or tensor
@@ -143,11 +144,11 @@ def _top_singular_squared(D, v, n_iter):
     return float(xp.sum(Dv * Dv)), v
 
 
-def learn_dictionary(X, n_atoms, lam, *, epochs=10, batch_size=256, seed=0,
+def learn_dictionary(X, n_atoms, lam, *, epochs=None, steps=None, batch_size=256, seed=0,
                      init="data", device=None, progress=True, code_max_iter=200,
                      code_tol=1e-3, dict_passes=1, D_init=None, coder="auto",
                      forgetting=5.0):
-    r"""Online mini-batch dictionary learning (Mairal, Bach, Ponce and Sapiro, 2010).
+    r"""Online mini-batch dictionary learning :cite:p:`mairal2010online`.
 
     Minimises :math:`\frac1N\sum_i \tfrac12\|x_i - Dh_i\|^2 + \lambda\|h_i\|_1` subject
     to :math:`\|d_j\|_2 \le 1`, alternating over mini-batches of signals:
@@ -161,7 +162,7 @@ def learn_dictionary(X, n_atoms, lam, *, epochs=10, batch_size=256, seed=0,
     2. **statistics**, with forgetting of old batches:
        :math:`A \leftarrow \beta_t A + \frac1b H^\top H`,
        :math:`B \leftarrow \beta_t B + \frac1b X_b^\top H` (:math:`b` signals per
-       batch; :math:`\beta_t` the mini-batch schedule of Mairal et al., section 3.4,
+       batch; :math:`\beta_t` the mini-batch schedule of :cite:t:`mairal2010online`, section 3.4,
        counted as SPAMS counts it, raised to the power ``forgetting``);
     3. **dictionary** with the codes fixed: block-coordinate descent on the
        surrogate :math:`\tfrac12\operatorname{tr}(D^\top D A) - \operatorname{tr}(D^\top B)`,
@@ -190,8 +191,13 @@ def learn_dictionary(X, n_atoms, lam, *, epochs=10, batch_size=256, seed=0,
         Number of atoms (columns of ``D``).
     lam : float
         The sparsity weight :math:`\lambda \ge 0`.
-    epochs : int
-        Passes over the data.
+    epochs : int, optional
+        Passes over the data (10 when neither ``epochs`` nor ``steps`` is given).
+    steps : int, optional
+        Number of mini-batches, instead of ``epochs`` (as in
+        :func:`sparsecoding.training.fit`): the first ``steps`` batches of the
+        epoch-by-epoch order, so ``steps = k * ceil(n_signals / batch_size)`` learns
+        exactly as ``epochs = k``, and a smaller number stops inside an epoch.
     batch_size : int
         Signals per mini-batch.
     seed : int
@@ -259,8 +265,17 @@ def learn_dictionary(X, n_atoms, lam, *, epochs=10, batch_size=256, seed=0,
     X = check_squarable(check_array(X, "X", ndim=2), "X")
     n_atoms = check_scalar(n_atoms, "n_atoms", low=1, integer=True)
     lam = check_scalar(lam, "lam", low=0.0)
-    epochs = check_scalar(epochs, "epochs", low=1, integer=True)
+    if epochs is not None and steps is not None:
+        raise TypeError("give the length of learning as epochs or as steps, not both")
     batch_size = check_scalar(batch_size, "batch_size", low=1, integer=True)
+    n_batches = -(-X.shape[0] // batch_size)
+    if steps is None:
+        epochs = 10 if epochs is None else check_scalar(epochs, "epochs", low=1,
+                                                         integer=True)
+        steps = epochs * n_batches
+    else:
+        steps = check_scalar(steps, "steps", low=1, integer=True)
+        epochs = -(-steps // n_batches)
     seed = check_scalar(seed, "seed", low=0, integer=True)
     check_choice(init, "init", ("data", "random"))
     code_max_iter = check_scalar(code_max_iter, "code_max_iter", low=1, integer=True)
@@ -317,14 +332,13 @@ def learn_dictionary(X, n_atoms, lam, *, epochs=10, batch_size=256, seed=0,
     B = zeros((n_features, n_atoms))
     v = to_x(rng.standard_normal((n_atoms, 1)))
     L, v = _top_singular_squared(D, v, 30)
-    n_batches = -(-n_signals // batch_size)
     objective, step, n_resampled, n_restarts = [], 0, 0, 0
 
     bar = None
     if progress:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=epochs * n_batches, desc="dictionary learning", unit="batch")
+        bar = tqdm(total=steps, desc="dictionary learning", unit="batch")
     synchronize(X)
     start = time.perf_counter()
     # NumPy: BLAS on one thread, the compiled kernels on the cores (sparsecoding._threads)
@@ -332,12 +346,13 @@ def learn_dictionary(X, n_atoms, lam, *, epochs=10, batch_size=256, seed=0,
     with own_cores:
         for epoch in range(epochs):
             order = rng.permutation(n_signals)
-            total = 0.0
-            for b in range(n_batches):
+            total, seen = 0.0, 0
+            for b in range(min(n_batches, steps - epoch * n_batches)):
                 idx_np = order[b * batch_size:(b + 1) * batch_size]
                 idx = idx_np if on_numpy else xp.asarray(idx_np, device=_device(X))
                 Xb = X[idx]
                 nb = Xb.shape[0]
+                seen += nb
                 # 1. codes: exact, or warm-started FISTA with a safe margin on the tracked
                 #    Lipschitz constant
                 if coder == "homotopy":
@@ -358,7 +373,7 @@ def learn_dictionary(X, n_atoms, lam, *, epochs=10, batch_size=256, seed=0,
                 Hb = res.codes
                 H_all[idx] = Hb
                 total += float(xp.sum(_lasso_values(xp, D, Xb, Hb, lam)))
-                # 2. statistics with forgetting (Mairal et al. 2010, section 3.4)
+                # 2. statistics with forgetting :cite:p:`mairal2010online`, section 3.4
                 beta = _forget_factor(step, batch_size, n_signals, forgetting)
                 A = beta * A + (Hb.T @ Hb) / nb
                 B = beta * B + (Xb.T @ Hb) / nb
@@ -370,7 +385,7 @@ def learn_dictionary(X, n_atoms, lam, *, epochs=10, batch_size=256, seed=0,
                     L, v = _top_singular_squared(D, v, 5)
                 if bar is not None:
                     bar.update(1)
-            objective.append(total / n_signals)
+            objective.append(total / seen)
             if bar is not None:
                 bar.set_postfix(objective=f"{objective[-1]:.4g}")
     synchronize(X)
@@ -389,7 +404,7 @@ def _forget_factor(step, batch_size, n_signals, power):
     """The factor applied to the statistics before mini-batch ``step`` (0, 1, ...) adds
     its own.
 
-    The schedule of Mairal et al. (2010, section 3.4), counted from the first batch as
+    The schedule of :cite:t:`mairal2010online` (section 3.4), counted from the first batch as
     SPAMS counts it: with :math:`\\eta` signals per batch, :math:`\\theta = t\\eta` for
     :math:`t < \\eta`, else :math:`\\eta^2 + t - \\eta`, capped at twice the number of
     signals, and :math:`\\beta = ((\\theta + 1 - \\eta)/(\\theta + 1))^\\rho`. With
@@ -443,7 +458,7 @@ def denoise_image(noisy, D, lam, patch_size=None, stride=1, *, max_iter=300, tol
     position, the last row and column included) loses its mean :math:`\bar p`, gets
     the lasso code :math:`h = \arg\min_h \tfrac12\|p - \bar p - Dh\|^2 + \lambda\|h\|_1`
     (:func:`~sparsecoding.fista`), and is replaced by :math:`Dh + \bar p`; each pixel is
-    the average of the patches that cover it (Elad and Aharon, 2006, without their
+    the average of the patches that cover it (:cite:t:`elad2006denoising`, without their
     weighting by the noisy image). Explained in the chapter *Dictionary learning on
     natural images*.
 

@@ -12,9 +12,9 @@ alternating a *sparse coding* step (orthogonal matching pursuit with :math:`s`
 nonzeros per signal, the dictionary fixed) with a *dictionary update* (the codes'
 supports fixed):
 
-* MOD, the method of optimal directions (Engan, Aase and Husøy, 1999), replaces the
+* MOD, the method of optimal directions :cite:p:`engan1999mod`, replaces the
   whole dictionary by the least-squares solution :math:`D = X^\top H (H^\top H)^{-1}`;
-* K-SVD (Aharon, Elad and Bruckstein, 2006) updates one atom at a time together with
+* K-SVD :cite:p:`aharon2006ksvd` updates one atom at a time together with
   its coefficients, by the best rank-one approximation of the residual of the signals
   that use it.
 
@@ -119,7 +119,7 @@ def _error(X, H, D):
 def _clear_atoms(X, H, D, coherence=0.99):
     """Replace the atoms that no signal uses or that nearly repeat an earlier atom
     (:math:`|d_i^\top d_j| >` ``coherence``) by the signals with the largest
-    residuals, one each (the clearing of Aharon, Elad and Bruckstein, 2006; their
+    residuals, one each (the clearing of :cite:t:`aharon2006ksvd`; their
     coefficients are set to zero). Returns the number replaced."""
     used = np.any(H != 0, axis=0)
     C = np.abs(np.triu(D.T @ D, 1))
@@ -140,7 +140,7 @@ def _clear_atoms(X, H, D, coherence=0.99):
 
 
 def mod(X, n_atoms, *, n_nonzero, n_iter=10, init="data", seed=0, progress=False):
-    r"""MOD, the method of optimal directions (Engan, Aase and Husøy, 1999).
+    r"""MOD, the method of optimal directions :cite:p:`engan1999mod`.
 
     Alternates OMP codes with :math:`s` = ``n_nonzero`` atoms per signal and the
     least-squares dictionary for those codes,
@@ -152,7 +152,7 @@ def mod(X, n_atoms, *, n_nonzero, n_iter=10, init="data", seed=0, progress=False
     followed by normalising the atoms (the codes rescaled so that :math:`HD^\top` does
     not change). Before each coding step, atoms that no signal used or that nearly
     repeat another (:math:`|d_i^\top d_j| > 0.99`) are replaced by the worst
-    represented signals (Aharon, Elad and Bruckstein, 2006).
+    represented signals :cite:p:`aharon2006ksvd`.
     Compared with K-SVD and the online :math:`\ell_1` method in the chapter
     *Coordinate descent and ADMM*.
 
@@ -190,7 +190,7 @@ def mod(X, n_atoms, *, n_nonzero, n_iter=10, init="data", seed=0, progress=False
 
 
 def ksvd(X, n_atoms, *, n_nonzero, n_iter=10, init="data", seed=0, progress=False):
-    r"""K-SVD dictionary learning (Aharon, Elad and Bruckstein, 2006).
+    r"""K-SVD dictionary learning :cite:p:`aharon2006ksvd`.
 
     Alternates OMP codes with :math:`s` = ``n_nonzero`` atoms per signal and a sweep
     over the atoms that keeps every code's support: for atom :math:`j`, with

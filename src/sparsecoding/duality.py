@@ -22,8 +22,7 @@ and at the optimum :math:`\theta^\star = x - D h^\star`, the residual. Any code
 
 and the *duality gap* :math:`P(h) - \mathcal{D}(\theta(h)) \ge P(h) - P^\star \ge 0`
 bounds how far :math:`h` is from optimal, without knowing :math:`P^\star`: a
-certificate. It is zero exactly at a solution (Hastie, Tibshirani and Wainwright, 2015,
-chapter 5; Fercoq, Gramfort and Salmon, 2015). The chapter *Optimality and duality*
+certificate. It is zero exactly at a solution :cite:p:`hastie2015statistical,fercoq2015mind` (the first, chapter 5). The chapter *Optimality and duality*
 derives it.
 
 Every lasso solver of the package uses one stopping rule built on it: a signal is
@@ -145,8 +144,7 @@ def duality_gap(D, X, H, lam):
         - \left(\tfrac12\|x\|^2 - \tfrac12\|x - \theta\|^2\right)
         \;\ge\; P(h) - P^\star \;\ge\; 0 .
 
-    Derived in the chapter *Optimality and duality* (Hastie, Tibshirani and Wainwright,
-    2015, chapter 5).
+    Derived in the chapter *Optimality and duality* :cite:p:`hastie2015statistical` (chapter 5).
 
     Parameters
     ----------
@@ -224,7 +222,7 @@ def kkt_violation(D, X, H, lam):
 
 
 def gap_safe_screen(D, X, H, lam):
-    r"""Atoms that are provably zero in every lasso solution: the gap-safe sphere test.
+    r"""Find the atoms that are zero in every lasso solution: the gap-safe sphere test.
 
     The dual objective :math:`\mathcal{D}(\theta) = \tfrac12\|x\|^2 -
     \tfrac12\|x - \theta\|^2` is 1-strongly concave, so every dual-feasible
@@ -243,7 +241,7 @@ def gap_safe_screen(D, X, H, lam):
 
     The test is *safe*: it never removes an atom that is active at the optimum, whatever
     ``H`` is; the closer ``H`` is to optimal, the smaller :math:`\rho` and the more atoms
-    it removes (Fercoq, Gramfort and Salmon, 2015). In floating point the gap is raised
+    it removes :cite:p:`fercoq2015mind`. In floating point the gap is raised
     by a few units of rounding of :math:`P(h)` and :math:`\lambda` lowered by as much,
     so that rounding cannot remove an active atom. Derived and measured in the chapter
     *Optimality and duality*.
@@ -258,7 +256,8 @@ def gap_safe_screen(D, X, H, lam):
 
     Returns
     -------
-    mask : boolean array of the kind of ``X``, ``(n_signals, n_atoms)`` or ``(n_atoms,)``
+    array of bool
+        The mask, of the kind of ``X``, ``(n_signals, n_atoms)`` or ``(n_atoms,)``:
         ``True`` where the atom is zero in every solution for that signal.
 
     Examples

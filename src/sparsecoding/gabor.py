@@ -15,7 +15,7 @@ frequency in cycles per pixel, :math:`\theta` the direction in which the wave va
 :math:`\varphi` its phase and :math:`\sigma_x, \sigma_y` the widths of the window
 along and across the wave. It is localised (the window), oriented (:math:`\theta`) and
 band-pass (:math:`f`), the three properties of the receptive fields of simple cells in
-the primary visual cortex (Jones and Palmer, 1987). The chapter *Dictionary learning on
+the primary visual cortex :cite:p:`jones1987gabor`. The chapter *Dictionary learning on
 natural images* fits it to learned atoms to measure how Gabor-like they are.
 """
 
@@ -180,7 +180,7 @@ def _starts(img, x, y, n_starts, rng):
 
 
 def fit_gabor(atom_image, *, n_starts=4, seed=0, stop_r2=0.98, max_nfev=100):
-    r"""Least-squares fit of a 2-D Gabor function to an image.
+    r"""Fit a 2-D Gabor function to an image by least squares.
 
     Minimises :math:`\sum_{\text{pixels}} (g_p(x, y) - a(x, y))^2` over the eight
     parameters :math:`p` of :func:`gabor_2d` with ``scipy.optimize.least_squares``
@@ -277,7 +277,8 @@ def gabor_scores(D, shape=None, *, n_starts=4, seed=0):
         One atom per column, each the flattened (row-major) image of shape ``shape``.
     shape : (int, int), optional
         The image shape of an atom; a square by default.
-    n_starts, seed : passed to :func:`fit_gabor`.
+    n_starts, seed : int
+        Passed to :func:`fit_gabor`.
 
     Returns
     -------
@@ -311,7 +312,8 @@ def gabor_fraction(D, shape=None, threshold=0.8, seed=0, *, n_starts=4):
         The image shape of an atom; a square by default.
     threshold : float
         The :math:`R^2` from which a fit counts as good, in :math:`[0, 1]`.
-    seed, n_starts : passed to :func:`fit_gabor`.
+    seed, n_starts : int
+        Passed to :func:`fit_gabor`.
 
     Returns
     -------

@@ -1,4 +1,4 @@
-r"""Image deblurring with ISTA and FISTA on operators (Beck and Teboulle, 2009).
+r"""Image deblurring with ISTA and FISTA on operators :cite:p:`beck2009fista`.
 
 The unknown is the vector :math:`c` of orthonormal wavelet coefficients of an image;
 the image is :math:`W^\top c` (wavelet synthesis) and the observation is
@@ -284,7 +284,7 @@ def _lipschitz_bound(kernel, shape):
 
 def deblur(blurred, kernel, lam, *, n_iter=100, method="fista", wavelet="haar",
            level=3, lipschitz=None):
-    r"""Deblur an image by ISTA or FISTA on its wavelet coefficients (Beck and Teboulle, 2009).
+    r"""Deblur an image by ISTA or FISTA on its wavelet coefficients :cite:p:`beck2009fista`.
 
     Minimises, over the orthonormal wavelet coefficients :math:`c` of the image,
 

@@ -215,7 +215,7 @@ def _project_simplex(v, radius, axis, name):
 
 
 def sparsemax(z, axis=-1):
-    r"""Sparsemax (Martins and Astudillo, 2016): the projection of ``z`` onto the simplex.
+    r"""Sparsemax :cite:p:`martins2016sparsemax`: the projection of ``z`` onto the simplex.
 
     .. math::
 
@@ -237,8 +237,7 @@ def sparsemax_jacobian(z):
     r"""Jacobian of :func:`sparsemax` at ``z``: :math:`J = \operatorname{diag}(s) - s s^\top / |S(z)|`.
 
     Here :math:`s` is the indicator vector of the support
-    :math:`S(z) = \{i : \operatorname{sparsemax}_i(z) > 0\}` (Martins and Astudillo,
-    2016). The Jacobian depends on ``z`` only through its support; it is symmetric,
+    :math:`S(z) = \{i : \operatorname{sparsemax}_i(z) > 0\}` :cite:p:`martins2016sparsemax`. The Jacobian depends on ``z`` only through its support; it is symmetric,
     and :math:`J\mathbf 1 = 0`.
 
     Parameters

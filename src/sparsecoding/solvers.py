@@ -516,7 +516,9 @@ class _CompiledLasso(_Lasso):
     size is allocated once, the elementwise operations of a step, FISTA's momentum
     included, run in two passes, and the image of the new codes is computed from their
     nonzero entries when they are sparse enough (the product with the most flops then
-    skips the zeros). The next point is written over ``Y`` and ``AY``.
+    skips the zeros). With the momentum, the next point is not stored: the next step
+    forms it from the last two codes (``self.prev`` keeps the older ones), and in the
+    residual form its image is written over ``AY``.
 
     With the function restart, whose decisions compare objectives that differ by
     rounding near the solution, the images are BLAS's and the objective is computed
@@ -550,21 +552,31 @@ class _CompiledLasso(_Lasso):
             H.fill(0)
         else:
             H[...] = H0
+        self.prev = None  # the codes and image before H, for FISTA's next point
+        self.beta.fill(0)
         return H
 
     def step(self, H, A, Y, AY, L, thr, momentum=None, F=None):
         fused = self.fused
         kind, t = fused.NO_MOMENTUM, self.no_t
         if momentum is not None and not self.exact:  # fused into the passes
-            if momentum.restart is None:
-                kind = fused.MOMENTUM
-                self.beta.fill(momentum.advance())
-            else:  # the gradient restart, decided row by row in prox_pass
-                kind, t = fused.GRADIENT_RESTART, momentum.t
-        Hn, An = _free(self.codes, H, Y), _free(self.images, A, AY)
-        grad = AY if self.gram else np.matmul(AY, self.D, out=self.V)
-        n_nonzero = fused.prox_pass(grad, self.Bc, self.gram, Y, H, self.dtype.type(L),
-                                    thr, Hn, self.l1, kind, t, self.beta)
+            kind = fused.MOMENTUM if momentum.restart is None else fused.GRADIENT_RESTART
+            if kind == fused.GRADIENT_RESTART:  # decided row by row in prox_pass
+                t = momentum.t
+            # the point y = Hc + beta (Hc - Hp) is formed in prox_pass, never stored
+            Hc, Ac = H, A
+            Hp, Ap = self.prev if self.prev is not None else (H, A)
+            Hn = _free(self.codes, H, Hp)
+            An = _free(self.images, A, Ap if self.gram else AY)
+        else:  # the point Y and its image are given (ISTA: H and A)
+            Hn, An = _free(self.codes, H, Y), _free(self.images, A, AY)
+            Hc, Ac = Hp, Ap = Y, AY
+        grad = Ac if self.gram else np.matmul(AY, self.D, out=self.V)
+        n_nonzero = fused.prox_pass(grad, self.Bc, self.gram, Hc, Hp, Ac, Ap,
+                                    self.dtype.type(L), thr, Hn, self.l1, kind, t,
+                                    self.beta)
+        if kind == fused.MOMENTUM:
+            self.beta.fill(momentum.advance())  # the next point's
         if n_nonzero <= self.sparse_limit:
             fused.sparse_image(Hn, self.M_rows, An)
         else:
@@ -574,12 +586,15 @@ class _CompiledLasso(_Lasso):
                 np.subtract(An, self.X, out=An)
             F_new = _Lasso.smooth(self, Hn, An) + _Lasso.penalty(self, Hn)
             return (Hn, An, F_new) + self.next_point(Hn, H, An, A, Y, F_new, F, momentum)
+        extrapolate = kind != fused.NO_MOMENTUM
         fused.smooth_pass(An, self.X, Hn, self.Bc, self.hxx, self.gram, self.sm,
-                          kind != fused.NO_MOMENTUM, A, self.beta, AY)
+                          extrapolate and not self.gram, A, self.beta, AY)
         F_new = self.sm + self.lam * self.l1
-        if kind == fused.NO_MOMENTUM:
+        if not extrapolate:
             return Hn, An, F_new, Hn, An
-        return Hn, An, F_new, Y, AY
+        self.prev = (H, A)
+        # the engine's Y is not used by the next step; AY is, in the residual form
+        return Hn, An, F_new, Hn, An if self.gram else AY
 
     def extrapolate(self, Hn, H, An, A, beta):
         Y, AY = _free(self.codes, Hn, H), _free(self.images, An, A)
@@ -822,8 +837,7 @@ def ista(D, X, lam, *, max_iter=1000, tol=1e-6, init=None, lipschitz=None,
         h_{k+1} = S_{\lambda/L}\!\left(h_k - \tfrac1L D^\top(D h_k - x)\right),
 
     which decreases the objective monotonically and converges at the rate
-    :math:`F(h_k) - F^\star \le L\|h_0 - h^\star\|^2 / (2k)` (Daubechies, Defrise and
-    De Mol, 2004; Beck and Teboulle, 2009). Derived in the chapter *ISTA*.
+    :math:`F(h_k) - F^\star \le L\|h_0 - h^\star\|^2 / (2k)` :cite:p:`daubechies2004iterative,beck2009fista`. Derived in the chapter *ISTA*.
 
     Parameters
     ----------
@@ -848,8 +862,8 @@ def ista(D, X, lam, *, max_iter=1000, tol=1e-6, init=None, lipschitz=None,
     lipschitz : float or ``"backtracking"``, optional
         :math:`L`; computed by :func:`lipschitz_constant` when not given. With
         ``"backtracking"``, :math:`L` starts at the largest squared atom norm and is
-        doubled until the quadratic model bounds the smooth part (Beck and Teboulle,
-        2009).
+        doubled until the quadratic model bounds the smooth part
+        :cite:p:`beck2009fista`.
     mode : ``"auto"``, ``"gram"`` or ``"residual"``
         How gradients are computed (see the chapter *ISTA*); ``"auto"`` uses
         ``"residual"`` when atoms outnumber features more than twice.
@@ -875,7 +889,7 @@ def ista(D, X, lam, *, max_iter=1000, tol=1e-6, init=None, lipschitz=None,
 
 def fista(D, X, lam, *, max_iter=1000, tol=1e-6, init=None, lipschitz=None,
           restart=None, mu=None, mode="auto", chunk_size=None):
-    r"""FISTA, ISTA with Nesterov momentum (Beck and Teboulle, 2009).
+    r"""FISTA, ISTA with Nesterov momentum :cite:p:`beck2009fista`.
 
     .. math::
 
@@ -885,7 +899,7 @@ def fista(D, X, lam, *, max_iter=1000, tol=1e-6, init=None, lipschitz=None,
 
     with :math:`t_1 = 1`, :math:`y_1 = h_0`. The objective converges at the rate
     :math:`O(1/k^2)` but need not decrease at every step; adaptive restart
-    (O'Donoghue and Candès, 2015) resets the momentum of a signal when it does harm.
+    :cite:p:`odonoghue2015restart` resets the momentum of a signal when it does harm.
     When the eigenvalues of :math:`D^\top D` lie in :math:`[\mu, L]` with
     :math:`\mu > 0`, the constant momentum
 

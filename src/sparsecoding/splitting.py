@@ -15,10 +15,9 @@ optimality residual :math:`\|D^\top r\|_\infty \le` ``tol``
 :math:`\cdot\|D^\top x\|_\infty`).
 
 * :func:`sparsecoding.coordinate_descent` minimises over one coefficient at a time, the method of
-  glmnet and of scikit-learn's ``Lasso`` (Friedman, Hastie, Höfling and Tibshirani,
-  2007; Friedman, Hastie and Tibshirani, 2010).
+  glmnet and of scikit-learn's ``Lasso`` :cite:p:`friedman2007pathwise,friedman2010glmnet`.
 * :func:`sparsecoding.admm` splits :math:`h = z` and alternates a ridge solve, a soft thresholding
-  and a dual update (Boyd, Parikh, Chu, Peleato and Eckstein, 2011).
+  and a dual update :cite:p:`boyd2011admm`.
 
 Both are batched: every step acts on all signals at once. The chapter *Coordinate
 descent and ADMM* derives them and measures them against ISTA, FISTA and the homotopy.
@@ -155,8 +154,7 @@ def coordinate_descent(D, X, lam, *, max_iter=1000, tol=1e-6, init=None,
     where :math:`c = D^\top(x - Dh)` and :math:`G = D^\top D`. The *covariance update*
     keeps :math:`c` current with one column of :math:`G` per changed coefficient,
     :math:`c \leftarrow c - G_{:,j}(h_j^{\text{new}} - h_j)`, so a sweep costs
-    :math:`O(k^2)` per signal whatever the number of features (Friedman, Hastie,
-    Höfling and Tibshirani, 2007; Friedman, Hastie and Tibshirani, 2010). *Active
+    :math:`O(k^2)` per signal whatever the number of features :cite:p:`friedman2007pathwise,friedman2010glmnet`. *Active
     sets*: after a full sweep, sweeps visit only the coefficients that are nonzero
     (for some signal of the batch) until the active set has settled, that is until,
     for some unsolved signal, the duality gap of the problem restricted to the active
@@ -344,7 +342,7 @@ def _default_rho(xp, D, lam_max_all, lam):
 
 def admm(D, X, lam, *, rho=None, max_iter=1000, tol=1e-6, init=None,
          adaptive_rho=True, mu=10.0, tau=2.0):
-    r"""ADMM for the lasso, splitting :math:`h = z` (Boyd et al., 2011, section 6.4).
+    r"""ADMM for the lasso, splitting :math:`h = z` :cite:p:`boyd2011admm` (section 6.4).
 
     The lasso is written as :math:`\min_{h,z} \tfrac12\|x - Dh\|^2 + \lambda\|z\|_1`
     subject to :math:`h = z`. With the scaled dual variable :math:`u` and the
@@ -367,7 +365,7 @@ def admm(D, X, lam, *, rho=None, max_iter=1000, tol=1e-6, init=None,
     :math:`h` close to :math:`z` (small primal residual :math:`h - z`) but moves
     :math:`z` slowly (large dual residual :math:`\rho(z - z_{\text{prev}})`), a small
     one the reverse. With ``adaptive_rho`` the penalty is rebalanced during the run
-    (residual balancing, Boyd et al., 2011, section 3.4.1): multiplied by ``tau`` when
+    (residual balancing, :cite:t:`boyd2011admm`, section 3.4.1): multiplied by ``tau`` when
     the primal residual exceeds ``mu`` times the dual one, divided by ``tau`` in the
     opposite case (the factor is refactored, :math:`u` rescaled).
     Derived in the chapter *Coordinate descent and ADMM*.

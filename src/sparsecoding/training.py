@@ -241,7 +241,7 @@ def fit(model, loss_fn, data, *, epochs=None, steps=None, batch_size=128, lr=1e-
 
     Returns
     -------
-    history : dict
+    dict
         The training history (a solver's per-iteration values are its ``objective``):
         ``"loss"`` and every entry of ``loss_fn``'s dict, one value per step;
         ``"epoch_<name>"`` for every entry of ``metrics``, one value per epoch.

@@ -19,9 +19,9 @@ of the rest of the book, ``(n_inputs, n_hidden)`` with one atom per column, so
 * :class:`ExplainingAwayAutoencoder` (chapter *Explaining away*): a recurrent inner
   loop through a learnt matrix :math:`G` before the ReLU;
 * :class:`L1SparseAutoencoder` (chapter *Superposition and interpretability*): unit-norm
-  atoms and a pre-bias, seeded by its own generator (Bricken et al., 2023);
+  atoms and a pre-bias, seeded by its own generator :cite:p:`bricken2023monosemanticity`;
 * :class:`TopKSparseAutoencoder` (same chapter): :math:`\sigma` keeps the ``k`` largest
-  pre-activations (Gao et al., 2024).
+  pre-activations :cite:p:`gao2024scaling`.
 
 Inputs are checked before torch sees them: a wrong shape, dtype or device, or NaN/inf,
 raise a :class:`TypeError` or :class:`ValueError` naming the argument.
@@ -358,10 +358,16 @@ class ExplainingAwayAutoencoder(SparseAutoencoder):
         Number :math:`t^\star \ge 0` of inner steps.
     gamma : float
         Step :math:`0 < \gamma \le 1` of the inner loop.
+    constraint : str
+        As in :class:`SparseAutoencoder`.
+    inverse_norm_weight : float
+        As in :class:`SparseAutoencoder`.
+    tied : bool
+        As in :class:`SparseAutoencoder`.
+    penalize : str
+        As in :class:`SparseAutoencoder`.
     g_init : float
         Standard deviation of the initial :math:`G` (0: start from :math:`G = 0`).
-    constraint, inverse_norm_weight, tied, penalize
-        As in :class:`SparseAutoencoder`.
 
     Examples
     --------
@@ -421,7 +427,7 @@ class L1SparseAutoencoder(SparseAutoencoder):
               \min \tfrac12\lVert x - \hat x\rVert^2 + \lambda \lVert h\rVert_1,
               \ \lVert D_{:,j}\rVert = 1
 
-    (Bricken et al., 2023): a :class:`SparseAutoencoder` with
+    :cite:p:`bricken2023monosemanticity`: a :class:`SparseAutoencoder` with
     ``constraint="unit_norm"`` and ``pre_bias=True``, seeded by its own generator.
     Call :meth:`normalize_decoder_` after every step
     (``fit(..., after_step=lambda m: m.normalize_decoder_())``): without it the L1
@@ -450,7 +456,7 @@ class L1SparseAutoencoder(SparseAutoencoder):
 
 
 class TopKSparseAutoencoder(SparseAutoencoder):
-    r"""A sparse autoencoder that keeps the ``k`` largest pre-activations (Gao et al., 2024).
+    r"""A sparse autoencoder that keeps the ``k`` largest pre-activations :cite:p:`gao2024scaling`.
 
     .. math:: h = \mathrm{ReLU}\big(\mathrm{TopK}_k(W_e(x - b_d) + b_e)\big), \quad
               \hat x = D h + b_d, \quad \min \tfrac12\lVert x - \hat x\rVert^2

@@ -246,7 +246,7 @@ class ConvSparseAutoencoderClassifier(SparseCNN):
 
     * ``"transposed"``: a transposed convolution (kernel 4, stride 2, padding 1);
     * ``"subpixel"``: a 3×3 convolution to 4 channels followed by a pixel shuffle
-      that interleaves them into a twice larger image (Shi et al., 2016).
+      that interleaves them into a twice larger image :cite:p:`shi2016subpixel`.
 
     The loss is
 

@@ -16,23 +16,23 @@ run (the smoke test in ``tests/`` runs every configuration for a few steps on th
 The configurations follow the sources:
 
 * ``mnist_mlp``, ``mnist_cnn``, ``mnist_conv_ae`` follow the 2016 blog post
-  (``giraud2016sparse``): batches of 100 images, 20,000 steps, weights drawn from
+  :cite:p:`giraud2016sparse`: batches of 100 images, 20,000 steps, weights drawn from
   :math:`\mathcal N(0, 0.1^2)` and biases 0.1, the training images split 55,000 /
   5,000 (training / validation), 200 feature maps, and its grid of sparsity weights
   ``sc``. The blog sums the penalty over the batch, so the book's per-image weight is
   :math:`\lambda = 100\,\mathrm{sc}` (the batch size). The autoencoder sums the squared
   error over the pixels of an image and clips the norm of the decoder's weights.
   The optimiser (Adam, learning rate :math:`10^{-3}`) is the book's choice.
-* ``sae`` and ``explaining_away`` follow Bricken (``bricken2023sparse``): a
+* ``sae`` and ``explaining_away`` follow :cite:t:`bricken2023sparse`: a
   one-hidden-layer autoencoder with an L1 penalty, without a constraint, with unit-norm
   atoms, with the inverse-norm penalty, and the explaining-away loop; on whitened
   16×16 natural-image patches (the book's data; Bricken used CIFAR-10).
-* ``superposition`` follows Elhage et al. (``elhage2022superposition``, the toy model of
-  5 features in 2 dimensions), Bricken et al. (``bricken2023monosemanticity``, L1
-  autoencoders and resampling of dead latents) and Gao et al. (``gao2024scaling``, TopK
+* ``superposition`` follows :cite:t:`elhage2022superposition` (the toy model of
+  5 features in 2 dimensions), :cite:t:`bricken2023monosemanticity` (L1
+  autoencoders and resampling of dead latents) and :cite:t:`gao2024scaling` (TopK
   autoencoders) on the toy data of 96 true features in 32 dimensions, at ten times the
   chapter's small-scale number of signals (chapter *Superposition and interpretability*).
-* ``lista`` trains LISTA (``gregor2010lista``) of depths 1, 2, 4, 8 on more patches for
+* ``lista`` trains LISTA :cite:p:`gregor2010lista` of depths 1, 2, 4, 8 on more patches for
   longer, and counts the FISTA iterations each depth is worth (chapter *Homotopy and
   unrolled networks*).
 
@@ -557,6 +557,13 @@ def load_results(name, path="full_scale_results.json"):
 
 
 def main(argv=None):
+    """Run the configurations named on the command line and store their results.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        The command line (``sys.argv[1:]`` when None); ``--help`` lists the options.
+    """
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", default="chapters/part3/full_scale_results.json")
     parser.add_argument("--only", action="append", choices=sorted(CONFIGS))

@@ -1,6 +1,6 @@
 r"""LISTA: learned ISTA, a recurrent network trained to predict sparse codes.
 
-Gregor and LeCun (2010) unroll :math:`T` steps of ISTA started from zero,
+:cite:t:`gregor2010lista` unroll :math:`T` steps of ISTA started from zero,
 
 .. math::
 
@@ -125,16 +125,28 @@ def train_lista(model, X, H_star, *, epochs=20, steps=None, batch_size=64, lr=1e
     ----------
     model : LISTA
     X : ``(n_signals, n_features)`` tensor or array
-    H_star : ``(n_signals, n_atoms)`` tensor or array, the target codes (e.g. from
-        :func:`sparsecoding.fista` with a tight tolerance)
-    epochs, batch_size, lr, seed, device, progress : passed to ``fit``
+    H_star : ``(n_signals, n_atoms)`` tensor or array
+        The target codes (e.g. from :func:`sparsecoding.fista` with a tight
+        tolerance).
+    epochs : int
+        Passed to ``fit``.
     steps : int, optional
         Train for this many optimiser steps instead of ``epochs`` (see ``fit``).
+    batch_size : int
+        Passed to ``fit``.
+    lr : float
+        Passed to ``fit``.
+    seed : int
+        Passed to ``fit``.
+    device : str or torch.device, optional
+        Passed to ``fit``.
+    progress : bool
+        Passed to ``fit``.
     desc : str
         Label of the progress bar.
-    optimizer, after_step, metrics : optional, passed to ``fit`` (e.g. one optimiser
-        and a learning-rate schedule stepped after every step; a held-out error
-        recorded after every epoch).
+    optimizer, after_step, metrics : optional
+        Passed to ``fit`` (e.g. one optimiser and a learning-rate schedule stepped
+        after every step; a held-out error recorded after every epoch).
 
     Returns
     -------

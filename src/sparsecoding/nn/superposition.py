@@ -6,7 +6,7 @@ A signal is a sparse combination of more feature directions than it has dimensio
 
 where each feature :math:`f_j` is non-zero with probability :math:`p`. A sparse
 autoencoder learns a dictionary whose columns should recover the columns of :math:`E`
-(Elhage et al., 2022; Bricken et al., 2023; Gao et al., 2024). The chapter
+:cite:p:`elhage2022superposition,bricken2023monosemanticity,gao2024scaling`. The chapter
 *Superposition and interpretability* (Part III) explains and measures them.
 
 Names: ``n_true_features`` is :math:`m`, the number of true (latent) features a toy
@@ -43,8 +43,10 @@ __all__ = [
 
 
 def sample_sparse_features(n, n_true_features, p, seed=0):
-    r"""Draw ``n`` sparse feature vectors: each entry is :math:`u\,b` with
-    :math:`u \sim \mathcal U[0, 1]` and :math:`b \sim \mathrm{Bernoulli}(p)`.
+    r"""Draw ``n`` sparse feature vectors, each entry uniform or zero.
+
+    Each entry is :math:`u\,b` with :math:`u \sim \mathcal U[0, 1]` and
+    :math:`b \sim \mathrm{Bernoulli}(p)`.
 
     Returns a float32 tensor ``(n, n_true_features)``. Chapter: *Superposition and
     interpretability*.
@@ -111,7 +113,7 @@ class ToyFeatureData:
 
 
 class ToyModel(nn.Module):
-    r"""The ReLU output toy model of Elhage et al. (2022).
+    r"""The ReLU output toy model of :cite:t:`elhage2022superposition`.
 
     .. math:: \hat f = \mathrm{ReLU}(W^\top W f + b), \qquad W \in \mathbb{R}^{d\times m},
 
@@ -236,7 +238,7 @@ def resample_dead_latents(model, X, dead, *, optimizer=None, scale=0.2, seed=0):
     squared reconstruction error, set the latent's decoder column to the unit vector
     along :math:`x - b_d`, its encoder row to the same vector times ``scale`` times the
     mean norm of the living encoder rows, its bias to 0, and (with ``optimizer``) clear
-    Adam's moments of those entries (Bricken et al., 2023). Returns the number of
+    Adam's moments of those entries :cite:p:`bricken2023monosemanticity`. Returns the number of
     latents resampled. ``X`` is moved to the model's device. Chapter: *Superposition
     and interpretability*.
 
