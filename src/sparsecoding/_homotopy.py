@@ -29,6 +29,10 @@ tensor in gives a tensor out on its device. :func:`homotopy_path` records the
 breakpoints of one signal with the same walk. Atoms tied at a breakpoint join one
 after the other by steps of zero length, and an atom that has just left may come back
 at the next breakpoint (see ``_lars`` for the rules and the guard against cycling).
+When few atoms are correlated with a signal beyond :math:`\lambda`, :func:`homotopy`
+walks first on a working set of the most correlated atoms and checks the KKT
+conditions of all the others, walking again with those that violate them: the same
+exact solution, in shorter steps (``_lars``, *Working set*).
 
 ``converged`` is a certificate, not a promise: after the walk each signal's relative
 duality gap (:mod:`sparsecoding.duality`) is computed, and a signal is solved only when

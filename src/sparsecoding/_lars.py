@@ -36,6 +36,20 @@ the atoms' norms span orders of magnitude, correlations kept as :math:`b - Gh` l
 their digits; there the walk computes them from the residual :math:`x - Dh` itself
 (``needs_residual``).
 
+Working set
+-----------
+Most atoms never join a short path. When the atoms whose correlation
+:math:`|d_j^\top x|` reaches :math:`\lambda` are few (``walk_all``'s rule), the walk runs
+first on a working set: the atoms of largest :math:`|d_j^\top x|`, at least 64 and
+one and a half times as many as reach :math:`\lambda`, at most half of the atoms. Each
+step then costs that many operations instead of ``n_atoms``, and only the rows of the
+Gram matrix of the atoms that join are copied. The code it ends with, zero elsewhere,
+is the lasso solution exactly when no other atom violates the KKT condition
+:math:`|d_j^\top(x - Dh)| \le \lambda`; the violators join the working set and the walk
+runs again (``walk_working_set``), and when the set would exceed half of the atoms,
+or its walk does not end, the walk runs on all atoms. The same certificate as for the
+walk on all atoms is then computed on all atoms.
+
 A long step (to below a thousandth of the current level, as to a tiny :math:`\lambda`) is taken
 in the exact form of the segment (``precise_step``), so that the next level is not
 computed as a difference of two large numbers.
