@@ -39,8 +39,8 @@ their digits; there the walk computes them from the residual :math:`x - Dh` itse
 Working set
 -----------
 Most atoms never join a short path. When the atoms whose correlation
-:math:`|d_j^\top x|` reaches :math:`\lambda` are few (``walk_all``'s rule), the walk runs
-first on a working set: the atoms of largest :math:`|d_j^\top x|`, at least 64 and
+:math:`|d_j^\top x|` reaches :math:`\lambda` are few (``walk_all``'s rule), the walk
+runs first on a working set: the atoms of largest :math:`|d_j^\top x|`, at least 64 and
 one and a half times as many as reach :math:`\lambda`, at most half of the atoms. Each
 step then costs that many operations instead of ``n_atoms``, and only the rows of the
 Gram matrix of the atoms that join are copied. The code it ends with, zero elsewhere,
@@ -75,7 +75,8 @@ try:  # Numba is an optional accelerator: the same functions run uncompiled with
         # inlined where it is called (numba IR): a call of a compiled function costs
         # an atomic reference count per array argument, in and out, which on the
         # walk's short steps cost as much as the arithmetic
-        return _nb.njit(cache=True, nogil=True, error_model="numpy", inline="always")(fn)
+        return _nb.njit(cache=True, nogil=True, error_model="numpy",
+                        inline="always")(fn)
 
     HAVE_NUMBA = True
 except ImportError:  # pragma: no cover - exercised by the no-Numba test run
@@ -111,8 +112,9 @@ def chol_append(G, idx, k, j, Lc, w):
 
 @_jit_inline
 def forward_solve(Lc, start, k, rhs, out):
-    """Rows ``start`` to ``k - 1`` of the solution of ``Lc out = rhs`` (the rows before
-    ``start`` are in ``out`` already: they do not depend on the rows of ``Lc`` below)."""
+    """Rows ``start`` to ``k - 1`` of the solution of ``Lc out = rhs`` (the rows
+    before ``start`` are in ``out`` already: they do not depend on the rows of ``Lc``
+    below)."""
     for m in range(start, k):
         s = rhs[m]
         for q in range(m):
@@ -646,18 +648,19 @@ def top_atoms(b, kw, counts, wset):
 
 @_jit
 def walk_working_set(G, b, lam, max_steps, half_xx, h, c, kw, wset, counts, inset, buf,
-                     ha, aa, d, rhs, w, idx, sgn, blocked, gbuf, Lc, obj, rec_lam, rec_h,
-                     rec_event, D, x, r):
+                     ha, aa, d, rhs, w, idx, sgn, blocked, gbuf, Lc, obj, rec_lam,
+                     rec_h, rec_event, D, x, r):
     r"""The walk on a working set of atoms, made exact by the KKT conditions of all.
 
     The walk runs on (about) the ``kw`` atoms of largest :math:`|b_j|` (the rows of
-    their Gram block that it needs copied into ``buf``), so that each step costs ``kw`` instead of ``n_atoms``
-    operations. Its code, zero elsewhere, is the lasso solution when every other atom
-    satisfies :math:`|d_j^\top(x - Dh)| \le \lambda`; the atoms that violate it join
-    the working set and the walk runs again, until none does. Returns ``(steps, status, k)``
-    as ``walk`` (the last walk's steps, ``idx[:k]`` the atoms of ``h``, ``c`` their
-    correlations), or ``status = -1`` when the working set grew past half the atoms or
-    its walk did not end (the caller then walks on all atoms).
+    their Gram block that it needs copied into ``buf``), so that each step costs
+    ``kw`` operations instead of ``n_atoms``. Its code, zero elsewhere, is the lasso
+    solution when every other atom satisfies :math:`|d_j^\top(x - Dh)| \le \lambda`;
+    the atoms that violate it join the working set and the walk runs again, until
+    none does. Returns ``(steps, status, k)`` as ``walk`` (the last walk's steps,
+    ``idx[:k]`` the atoms of ``h``, ``c`` their correlations), or ``status = -1`` when
+    the working set grew past half the atoms or its walk did not end (the caller
+    then walks on all atoms).
     """
     p = b.shape[0]
     m = top_atoms(b, kw, counts, wset)
@@ -707,9 +710,9 @@ def walk_working_set(G, b, lam, max_steps, half_xx, h, c, kw, wset, counts, inse
 @_jit
 def walk_all(D, X, B, G, lam, max_steps, kcap, H, steps, status, lam_max, rel_gap, kkt,
              obj_sum, final_obj, resid, kw, ws_factor):
-    r"""Every row of ``X``: the walk, its certificates, and the objective after each step
-    summed over the rows (``obj_sum``; a row that finished early adds its final value to
-    the later entries through ``final_obj``, the caller completes it).
+    r"""Every row of ``X``: the walk, its certificates, and the objective after each
+    step summed over the rows (``obj_sum``; a row that finished early adds its final
+    value to the later entries through ``final_obj``, the caller completes it).
 
     ``B`` holds the correlations ``X @ D`` of the rows when the caller computed them
     (one matrix product for the block), or has no rows, and then each row's are
@@ -766,9 +769,9 @@ def walk_all(D, X, B, G, lam, max_steps, kcap, H, steps, status, lam_max, rel_ga
             m = max(kw, int(ws_factor * n_above))
             if lam < lm and 2 * m <= p:
                 st_, s_, k = walk_working_set(G, b, lam, max_steps, 0.5 * xx, h, c, m,
-                                              wset, counts, inset, buf, ha, a, d, rhs, w,
-                                              idx, sgn, blocked, gbuf, Lc, obj, rec_lam,
-                                              rec_h, rec_event, D, x, r)
+                                              wset, counts, inset, buf, ha, a, d, rhs,
+                                              w, idx, sgn, blocked, gbuf, Lc, obj,
+                                              rec_lam, rec_h, rec_event, D, x, r)
         if s_ < 0:
             st_, s_, lm, k = walk(G, b, lam, max_steps, 0.5 * xx, h, c, a, d, rhs, w,
                                   idx, sgn, blocked, gbuf, Lc, obj, rec_lam, rec_h,
