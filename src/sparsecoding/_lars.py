@@ -410,9 +410,10 @@ def walk(G, b, lam, max_steps, half_xx, h, c, a, d, rhs, w, idx, sgn, blocked, g
     ``lam``) after ``s`` steps. When ``rec_lam`` has room, breakpoint ``s`` is recorded:
     its level, its code and the event that ended the segment before it.
 
-    With ``wset``, the walk is on the atoms ``wset`` of a larger dictionary whose Gram
-    matrix is ``G_all``: ``G`` is their Gram block, of which the walk reads only the
-    rows of active atoms, so a row is copied from ``G_all`` when its atom joins.
+    With a non-empty ``wset``, the walk is on the atoms ``wset`` of a larger
+    dictionary whose Gram matrix is ``G_all``: ``G`` is their Gram block, of which the
+    walk reads only the rows of active atoms, so a row is copied from ``G_all`` when
+    its atom joins.
     """
     p = G.shape[0]
     kcap = Lc.shape[0]
@@ -435,7 +436,9 @@ def walk(G, b, lam, max_steps, half_xx, h, c, a, d, rhs, w, idx, sgn, blocked, g
         rec_event[0] = 0
     if lam >= lam_max or lam_max == 0.0:
         return 0, DONE, lam_max, 0
-    if wset is not None:
+    # rows copied on joining (an empty wset, as None: G is the whole Gram matrix)
+    lazy = wset is not None and wset.shape[0] > 0
+    if lazy:
         fill_row(G_all, wset, G, j0)
     if not chol_append(G, idx, 0, j0, Lc, w):
         return 0, DEGENERATE, lam_max, 0
@@ -545,7 +548,7 @@ def walk(G, b, lam, max_steps, half_xx, h, c, a, d, rhs, w, idx, sgn, blocked, g
                 blocked[jn] = np.inf
                 k = 1
                 n_z = 0
-                if wset is not None:
+                if lazy:
                     fill_row(G_all, wset, G, jn)
                 if not chol_append(G, idx, 0, jn, Lc, w):
                     return steps, DEGENERATE, lam_max, k
@@ -553,7 +556,7 @@ def walk(G, b, lam, max_steps, half_xx, h, c, a, d, rhs, w, idx, sgn, blocked, g
                 chol_delete(Lc, k + 1, m_drop)
                 n_z = min(n_z, m_drop)
         else:
-            if wset is not None and k < kcap:
+            if lazy and k < kcap:
                 fill_row(G_all, wset, G, j_add)
             if k >= kcap or not chol_append(G, idx, k, j_add, Lc, w):
                 return steps, DEGENERATE, lam_max, k
@@ -740,6 +743,7 @@ def walk_all(D, X, B, G, lam, max_steps, kcap, H, steps, status, lam_max, rel_ga
     rec_h = np.empty((0, p))
     rec_event = np.empty(0, np.int64)
     r = np.empty(f)
+    no_set = np.empty(0, np.int64)  # the walk on all atoms: one compiled walk for both
     use_ws = kw > 0 and 2 * kw <= p and lam > 0.0 and not resid
     cap = p // 2 if use_ws else 0
     wset = np.empty(p, np.int64)
@@ -775,7 +779,7 @@ def walk_all(D, X, B, G, lam, max_steps, kcap, H, steps, status, lam_max, rel_ga
         if s_ < 0:
             st_, s_, lm, k = walk(G, b, lam, max_steps, 0.5 * xx, h, c, a, d, rhs, w,
                                   idx, sgn, blocked, gbuf, Lc, obj, rec_lam, rec_h,
-                                  rec_event, D, x, r, resid)
+                                  rec_event, D, x, r, resid, G, no_set)
         steps[i] = st_
         status[i] = s_
         lam_max[i] = lm
@@ -909,7 +913,8 @@ def homotopy_record(D, x, lam, max_steps):
     half_xx = 0.5 * float(x @ x)
     steps, status, _, k = walk(G, b, float(lam), int(max_steps), half_xx, h, c, a, d,
                                rhs, w, idx, sgn, blocked, gbuf, Lc, obj, rec_lam, rec_h,
-                               rec_event, D, x, np.empty(f), needs_residual(D))
+                               rec_event, D, x, np.empty(f), needs_residual(D), G,
+                               np.empty(0, np.int64))
     _, rel_gap, kkt = gap_and_kkt(b, c, h, idx, k, float(lam), half_xx)
     return (rec_lam[: steps + 1], rec_h[: steps + 1], rec_event[: steps + 1], status,
             rel_gap, kkt)
