@@ -67,7 +67,9 @@ def _prox_row(g_i, h_i, hp_i, b, L, t, hn_i, want_dot):
 @jit(fastmath={"reassoc"})
 def _prox_row_gram(a_i, ap_i, b_i, h_i, hp_i, b, L, t, hn_i, want_dot):
     """One row of :func:`prox_pass` (Gram form): the image of ``y`` by the same
-    extrapolation, then the gradient ``ay - b_i``."""
+    extrapolation, then the gradient ``ay - b_i``; also ``h.(a / 2 - b_i)``, the
+    smooth part of the objective of ``h`` (less half the squared norm of ``x``), from
+    the values the row reads anyway."""
     n_nonzero = 0
     s_dot = 0.0
     s_l1 = 0.0
@@ -81,11 +83,16 @@ def _prox_row_gram(a_i, ap_i, b_i, h_i, hp_i, b, L, t, hn_i, want_dot):
         if want_dot:
             s_dot += (y - hn) * (hn - h)
         s_l1 += abs(hn)
-    return n_nonzero, s_dot, s_l1
+    # a second loop over the same row, now in the first-level cache: one more sum in
+    # the loop above stops it from being vectorised in single precision
+    s_smooth = 0.0
+    for j in range(hn_i.shape[0]):
+        s_smooth += h_i[j] * (0.5 * a_i[j] - b_i[j])
+    return n_nonzero, s_dot, s_l1, s_smooth
 
 
 @jit
-def prox_pass(G, B, gram, H, Hp, A, Ap, L, thr, Hn, l1, momentum, t, beta):
+def prox_pass(G, B, gram, H, Hp, A, Ap, L, thr, Hn, l1, momentum, t, beta, smooth):
     """``Hn = soft(Y - grad / L, thr)`` row by row, with ``l1`` per row; returns the
     number of nonzero codes.
 
@@ -98,14 +105,17 @@ def prox_pass(G, B, gram, H, Hp, A, Ap, L, thr, Hn, l1, momentum, t, beta):
     of ``Y`` extrapolated alike from the images ``A`` and ``Ap`` of the codes;
     otherwise given in ``G``. With :data:`GRADIENT_RESTART`, each row's ``beta`` and
     ``t`` (float64) are then moved on by ``_momentum``, restarted (``keep`` = 0) where
-    ``(y - hn).(hn - h) > 0``, for the next point."""
+    ``(y - hn).(hn - h) > 0``, for the next point. In the Gram form ``smooth`` gets
+    each row's ``h.(a / 2 - b)`` for the codes ``H`` and their image ``A`` (the
+    objective of the codes before, one step late, without a pass of its own)."""
     n_nonzero = 0
     for i in range(Hn.shape[0]):
         # without momentum Hp is H, so that y = h + beta (h - h) = h
         want_dot = momentum == GRADIENT_RESTART
         if gram:
-            z_i, dot, l1[i] = _prox_row_gram(A[i], Ap[i], B[i], H[i], Hp[i], beta[i], L,
-                                             thr[i], Hn[i], want_dot)
+            z_i, dot, l1[i], smooth[i] = _prox_row_gram(A[i], Ap[i], B[i], H[i], Hp[i],
+                                                        beta[i], L, thr[i], Hn[i],
+                                                        want_dot)
         else:
             z_i, dot, l1[i] = _prox_row(G[i], H[i], Hp[i], beta[i], L, thr[i], Hn[i],
                                         want_dot)

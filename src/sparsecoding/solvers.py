@@ -380,6 +380,9 @@ class _Composite:
 
     check_every = _CHECK_EVERY
     smooth_scale = 0.0  # the size of the terms summed in ``smooth`` (for rounding)
+    #: whether :meth:`step` returns the objective of the codes it started from, one
+    #: iteration late, instead of that of the new codes (see :func:`_pgm`)
+    lagged_objective = False
 
     def initial(self, H0):
         xp = self.xp
@@ -541,9 +544,12 @@ class _CompiledLasso(_Lasso):
         self.M_rows = np.ascontiguousarray(self.M)  # for the sparse product
         self.Bc = np.ascontiguousarray(self.B)
         self.hxx = np.asarray(self.half_xx, dtype=np.float64)
-        self.l1, self.sm = np.empty(n), np.empty(n)
+        self.l1, self.l1_prev, self.sm = np.empty(n), np.empty(n), np.empty(n)
         self.beta, self.no_t = np.empty(n, dtype=dt), np.empty(0)
         self.exact = exact_objective
+        # the Gram form's prox pass reads the codes, their image and B: the objective
+        # of those codes comes from it, one step late, and the smooth pass is skipped
+        self.lagged_objective = self.gram and not exact_objective
         self.sparse_limit = -1 if exact_objective else _SPARSE_IMAGE_DENSITY * n * p
 
     def initial(self, H0):
@@ -554,6 +560,7 @@ class _CompiledLasso(_Lasso):
             H[...] = H0
         self.prev = None  # the codes and image before H, for FISTA's next point
         self.beta.fill(0)
+        np.sum(np.abs(H), axis=1, out=self.l1)  # |h|_1 of the codes, as steps leave it
         return H
 
     def step(self, H, A, Y, AY, L, thr, momentum=None, F=None):
@@ -572,9 +579,10 @@ class _CompiledLasso(_Lasso):
             Hn, An = _free(self.codes, H, Y), _free(self.images, A, AY)
             Hc, Ac = Hp, Ap = Y, AY
         grad = Ac if self.gram else np.matmul(AY, self.D, out=self.V)
+        self.l1, self.l1_prev = self.l1_prev, self.l1  # keep |h|_1 of the codes Hc
         n_nonzero = fused.prox_pass(grad, self.Bc, self.gram, Hc, Hp, Ac, Ap,
                                     self.dtype.type(L), thr, Hn, self.l1, kind, t,
-                                    self.beta)
+                                    self.beta, self.sm)
         if kind == fused.MOMENTUM:
             self.beta.fill(momentum.advance())  # the next point's
         if n_nonzero <= self.sparse_limit:
@@ -587,9 +595,12 @@ class _CompiledLasso(_Lasso):
             F_new = _Lasso.smooth(self, Hn, An) + _Lasso.penalty(self, Hn)
             return (Hn, An, F_new) + self.next_point(Hn, H, An, A, Y, F_new, F, momentum)
         extrapolate = kind != fused.NO_MOMENTUM
-        fused.smooth_pass(An, self.X, Hn, self.Bc, self.hxx, self.gram, self.sm,
-                          extrapolate and not self.gram, A, self.beta, AY)
-        F_new = self.sm + self.lam * self.l1
+        if self.lagged_objective:  # the objective of Hc, computed in the prox pass
+            F_new = self.hxx + self.sm + self.lam * self.l1_prev
+        else:
+            fused.smooth_pass(An, self.X, Hn, self.Bc, self.hxx, self.gram, self.sm,
+                              extrapolate, A, self.beta, AY)
+            F_new = self.sm + self.lam * self.l1
         if not extrapolate:
             return Hn, An, F_new, Hn, An
         self.prev = (H, A)
@@ -643,7 +654,10 @@ def _pgm(problem, H0, *, L, backtracking=False, momentum=False, restart=None,
     ``first_check`` on: every row's certificate at most ``tol`` (with ``tol`` zero or
     None, never: ``max_iter`` iterations run). A problem may compute the next point in
     the passes of the step (:class:`_CompiledLasso`): the certificate must then not
-    need the old ``Y``.
+    need the old ``Y``. A problem whose ``lagged_objective`` is true returns from
+    ``step`` the objective of the codes the step started from (known only once their
+    image has been read again): the history then takes it one step late, and that of
+    the last codes is computed after the loop.
 
     Returns ``H, objective (float64, one value per iteration), n_iter, converged,
     certificate (per row, or None), L``.
@@ -667,7 +681,8 @@ def _pgm(problem, H0, *, L, backtracking=False, momentum=False, restart=None,
         else:
             Hn, An, F_new, Y_next, AY_next = problem.step(
                 H, A, Y, AY, L, problem.lam_at(k) / L, mom, F)
-        history.append(xp.sum(F_new))
+        if not problem.lagged_objective or k > 1:
+            history.append(xp.sum(F_new))
         if k % problem.check_every == 0 and not bool(xp.isfinite(history[-1])):
             break  # diverged: _check_divergence below raises
         if tol and k >= first_check and (
@@ -677,6 +692,8 @@ def _pgm(problem, H0, *, L, backtracking=False, momentum=False, restart=None,
                 H, A, converged = Hn, An, True
                 break
         H, A, F, Y, AY = Hn, An, F_new, Y_next, AY_next
+    if len(history) < k + 1:  # a lagged objective: that of the last codes is missing
+        history.append(xp.sum(problem.smooth(H, A) + problem.penalty(H)))
     if tol is not None and cert_k != k:
         cert = problem.certificate(H, A, H)
         converged = bool(xp.all(cert <= tol))
