@@ -749,8 +749,10 @@ def walk_all(D, X, B, G, lam, max_steps, kcap, H, steps, status, lam_max, rel_ga
     wset = np.empty(p, np.int64)
     inset = np.zeros(p, np.bool_)
     counts = np.zeros(64, np.int64)
-    buf = np.empty(cap * cap)
-    ha = np.empty(2 * cap)
+    # the working set's Gram block and code, allocated when a row first needs them
+    # (with one signal per call, most calls never do)
+    buf = np.empty(0)
+    ha = np.empty(0)
     for i in range(n):
         x = X[i]
         xx = 0.0
@@ -772,6 +774,9 @@ def walk_all(D, X, B, G, lam, max_steps, kcap, H, steps, status, lam_max, rel_ga
                 n_above += v >= lam
             m = max(kw, int(ws_factor * n_above))
             if lam < lm and 2 * m <= p:
+                if buf.shape[0] == 0:
+                    buf = np.empty(cap * cap)
+                    ha = np.empty(2 * cap)
                 st_, s_, k = walk_working_set(G, b, lam, max_steps, 0.5 * xx, h, c, m,
                                               wset, counts, inset, buf, ha, a, d, rhs,
                                               w, idx, sgn, blocked, gbuf, Lc, obj,
