@@ -330,3 +330,19 @@ def check_atom_images(D, shape=None):
             f"shape {shape} has {shape[0] * shape[1]} pixels but D has {n_features} rows"
         )
     return D, shape
+
+
+def check_epochs_or_steps(epochs, steps, n_items, batch_size, *, default_epochs, low=1):
+    """``(epochs, steps)`` of a loop over ``n_items`` in batches of ``batch_size``,
+    whose length is given either in ``epochs`` (passes) or in ``steps`` (batches),
+    checked; ``epochs`` counts a last pass that ``steps`` cuts short. With neither,
+    ``default_epochs``."""
+    if epochs is not None and steps is not None:
+        raise TypeError("give the length as epochs or as steps, not both")
+    per_epoch = -(-n_items // batch_size)
+    if steps is None:
+        epochs = (default_epochs if epochs is None
+                  else check_scalar(epochs, "epochs", low=low, integer=True))
+        return epochs, epochs * per_epoch
+    steps = check_scalar(steps, "steps", low=low, integer=True)
+    return -(-steps // per_epoch), steps

@@ -26,7 +26,8 @@ from array_api_compat import array_namespace, device as _device
 
 from ._arrays import is_numpy, is_torch, synchronize, to_numpy
 from ._threads import kernels_own_the_cores
-from ._validation import check_array, check_choice, check_scalar, check_squarable
+from ._validation import (check_array, check_choice, check_epochs_or_steps, check_scalar,
+                          check_squarable)
 from ._homotopy import homotopy
 from .solvers import _lasso_values, _power_steps, fista
 
@@ -265,17 +266,10 @@ def learn_dictionary(X, n_atoms, lam, *, epochs=None, steps=None, batch_size=256
     X = check_squarable(check_array(X, "X", ndim=2), "X")
     n_atoms = check_scalar(n_atoms, "n_atoms", low=1, integer=True)
     lam = check_scalar(lam, "lam", low=0.0)
-    if epochs is not None and steps is not None:
-        raise TypeError("give the length of learning as epochs or as steps, not both")
     batch_size = check_scalar(batch_size, "batch_size", low=1, integer=True)
     n_batches = -(-X.shape[0] // batch_size)
-    if steps is None:
-        epochs = 10 if epochs is None else check_scalar(epochs, "epochs", low=1,
-                                                         integer=True)
-        steps = epochs * n_batches
-    else:
-        steps = check_scalar(steps, "steps", low=1, integer=True)
-        epochs = -(-steps // n_batches)
+    epochs, steps = check_epochs_or_steps(epochs, steps, X.shape[0], batch_size,
+                                          default_epochs=10)
     seed = check_scalar(seed, "seed", low=0, integer=True)
     check_choice(init, "init", ("data", "random"))
     code_max_iter = check_scalar(code_max_iter, "code_max_iter", low=1, integer=True)

@@ -13,7 +13,7 @@ import time
 
 import numpy as np
 
-from ._validation import check_scalar
+from ._validation import check_epochs_or_steps, check_scalar
 
 __all__ = ["run_scale", "get_device", "check_device", "seed_everything", "SCALE_ENV",
            "fit", "iterate_minibatches"]
@@ -280,17 +280,10 @@ def fit(model, loss_fn, data, *, epochs=None, steps=None, batch_size=128, lr=1e-
     if any(t.shape[0] != n for t in tensors):
         shapes = ", ".join(str(tuple(t.shape)) for t in tensors)
         raise ValueError(f"data tensors must share their first dimension, got {shapes}")
-    if epochs is not None and steps is not None:
-        raise TypeError("give the length of training as epochs or as steps, not both")
     batch_size = check_scalar(batch_size, "batch_size", low=1, integer=True)
     steps_per_epoch = -(-n // batch_size)
-    if steps is None:
-        epochs = 1 if epochs is None else check_scalar(epochs, "epochs", low=0,
-                                                       integer=True)
-        total = epochs * steps_per_epoch
-    else:
-        total = check_scalar(steps, "steps", low=0, integer=True)
-        epochs = -(-total // steps_per_epoch)
+    epochs, total = check_epochs_or_steps(epochs, steps, n, batch_size, default_epochs=1,
+                                          low=0)
     lr = check_scalar(lr, "lr", low=0.0, low_inclusive=False)
     seed = check_scalar(seed, "seed", low=0, integer=True)
     if not isinstance(progress, (bool, np.bool_)):
