@@ -150,8 +150,8 @@ def test_compiled_walk_equals_the_uncompiled_walk(shape, lam):
         idx = np.empty(kcap, np.int64)
         events = np.zeros(10_002, np.int64)
         steps, status, lam_max, k = _lars.walk.py_func(
-            G, b, lam, 10_000, 0.5 * x @ x, h, c, a, d, rhs, w, idx, sgn,
-            np.zeros(p), gbuf, np.zeros((kcap, kcap)), np.empty(10_001),
+            G, b, lam, 10_000, 0.5 * x @ x, h, c, a, d, rhs, w, np.empty(kcap), idx,
+            sgn, np.zeros(p), gbuf, np.zeros((kcap, kcap + 1)), np.empty(10_001),
             np.empty(10_001), np.empty((10_001, p)), events, D, x,
             np.empty(D.shape[0]), False)
         assert status == _lars.DONE

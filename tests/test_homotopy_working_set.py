@@ -51,8 +51,8 @@ def _walk_working_set(D, x, lam):
     steps, status, k = _lars.walk_working_set(
         G, b, lam, 8 * p + 8, 0.5 * x @ x, h, c, kw, np.empty(p, np.int64),
         np.zeros(64, np.int64), np.zeros(p, np.bool_), np.empty(cap * cap),
-        np.empty(2 * cap), a, d, rhs, w, np.empty(kcap, np.int64), sgn, np.zeros(p),
-        gbuf, np.zeros((kcap, kcap)), np.empty(8 * p + 9), np.empty(0),
+        np.empty(2 * cap), a, d, rhs, w, np.empty(kcap), np.empty(kcap, np.int64), sgn,
+        np.zeros(p), gbuf, np.zeros((kcap, kcap + 1)), np.empty(8 * p + 9), np.empty(0),
         np.empty((0, p)), np.empty(0, np.int64), D, x, np.empty(n_features))
     return h, status, first[:m]
 

@@ -71,6 +71,13 @@ try:  # Numba is an optional accelerator: the same functions run uncompiled with
     def _jit(fn):
         return _nb.njit(cache=True, nogil=True, error_model="numpy")(fn)
 
+    def _jit_borrowed(fn):
+        # no reference counting: a function that allocates no array and returns none
+        # only borrows the arrays it is given (its caller holds them), and counting
+        # them (an atomic operation per array, on entry and exit, and per view) cost
+        # about a tenth of the walk on short paths
+        return _nb.njit(cache=True, nogil=True, error_model="numpy", _nrt=False)(fn)
+
     def _jit_inline(fn):
         # inlined where it is called (numba IR): a call of a compiled function costs
         # an atomic reference count per array argument, in and out, which on the
@@ -83,7 +90,7 @@ except ImportError:  # pragma: no cover - exercised by the no-Numba test run
     def _jit(fn):
         return fn
 
-    _jit_inline = _jit
+    _jit_inline = _jit_borrowed = _jit
 
     HAVE_NUMBA = False
 
@@ -94,12 +101,19 @@ DONE, MAX_STEPS, DEGENERATE = 0, 1, 2
 
 @_jit_inline
 def chol_append(G, idx, k, j, Lc, w):
-    """Add atom ``j`` as row ``k`` of the Cholesky factor of ``G[idx, idx]``."""
+    """Add atom ``j`` as row ``k`` of the Cholesky factor of ``G[idx, idx]``.
+
+    ``Lc`` has one column more than rows: its last column holds the reciprocals of
+    the diagonal, so that the triangular solves multiply where they would divide (a
+    division's latency is three to four multiplications', on the solves' chains of
+    dependent operations).
+    """
+    kc = Lc.shape[1] - 1
     for m in range(k):
         s = G[idx[m], j]
         for q in range(m):
             s -= Lc[m, q] * w[q]
-        w[m] = s / Lc[m, m]
+        w[m] = s * Lc[m, kc]
     piv = G[j, j]
     for m in range(k):
         piv -= w[m] * w[m]
@@ -107,6 +121,7 @@ def chol_append(G, idx, k, j, Lc, w):
     if not piv > 1e-10 * G[j, j]:
         return False
     Lc[k, k] = np.sqrt(piv)
+    Lc[k, kc] = 1.0 / Lc[k, k]
     return True
 
 
@@ -115,18 +130,20 @@ def forward_solve(Lc, start, k, rhs, out):
     """Rows ``start`` to ``k - 1`` of the solution of ``Lc out = rhs`` (the rows
     before ``start`` are in ``out`` already: they do not depend on the rows of ``Lc``
     below)."""
+    kc = Lc.shape[1] - 1
     for m in range(start, k):
         s = rhs[m]
         for q in range(m):
             s -= Lc[m, q] * out[q]
-        out[m] = s / Lc[m, m]
+        out[m] = s * Lc[m, kc]
 
 
 @_jit_inline
 def back_solve(Lc, k, out):
     """Solve ``Lc^T y = out`` in place for the leading ``k`` rows."""
+    kc = Lc.shape[1] - 1
     for m in range(k - 1, -1, -1):  # by rows of Lc (contiguous): out[q] -= Lc[m, q] out[m]
-        out[m] /= Lc[m, m]
+        out[m] *= Lc[m, kc]
         om = out[m]
         for q in range(m):
             out[q] -= Lc[m, q] * om
@@ -139,7 +156,28 @@ def chol_solve(Lc, k, rhs, out):
     back_solve(Lc, k, out)
 
 
-@_jit
+@_jit_inline
+def add_rows(G, idx, coef, k, scale, out):
+    """``out += scale * G[idx[:k]].T @ coef[:k]``: four rows of ``G`` per pass over
+    ``out`` (one load and store of ``out`` for four rows, not for each)."""
+    p = out.shape[0]
+    m = 0
+    while m + 4 <= k:
+        r0, r1, r2, r3 = idx[m], idx[m + 1], idx[m + 2], idx[m + 3]
+        c0, c1 = scale * coef[m], scale * coef[m + 1]
+        c2, c3 = scale * coef[m + 2], scale * coef[m + 3]
+        for j in range(p):
+            out[j] += (G[r0, j] * c0 + G[r1, j] * c1) + (G[r2, j] * c2 + G[r3, j] * c3)
+        m += 4
+    while m < k:
+        r0 = idx[m]
+        c0 = scale * coef[m]
+        for j in range(p):
+            out[j] += G[r0, j] * c0
+        m += 1
+
+
+@_jit_borrowed
 def chol_delete(Lc, k, m):
     """Remove row and column ``m`` from the ``k x k`` Cholesky factor ``Lc`` in place.
 
@@ -163,6 +201,9 @@ def chol_delete(Lc, k, m):
             v = Lc[i, j + 1]
             Lc[i, j] = cs * u + sn * v
             Lc[i, j + 1] = cs * v - sn * u
+    kc = Lc.shape[1] - 1
+    for i in range(m, k - 1):
+        Lc[i, kc] = 1.0 / Lc[i, i]
 
 
 @_jit_inline
@@ -254,7 +295,7 @@ def objective_at(b, c, h, idx, k, lam, half_xx):
     return 0.5 * max(2.0 * half_xx - bh - ch, 0.0) + lam * l1
 
 
-@_jit
+@_jit_borrowed
 def gap_and_kkt(b, c, h, idx, k, lam, half_xx):
     r"""Primal objective, relative duality gap and relative KKT violation of ``h``.
 
@@ -291,7 +332,7 @@ def gap_and_kkt(b, c, h, idx, k, lam, half_xx):
     return primal, rel, kkt
 
 
-@_jit
+@_jit_borrowed
 def image_of_active(D, idx, k, coef, out):
     """``out = D[:, idx[:k]] @ coef[:k]``."""
     f = D.shape[0]
@@ -304,7 +345,7 @@ def image_of_active(D, idx, k, coef, out):
             out[q] += D[q, j] * cm
 
 
-@_jit
+@_jit_borrowed
 def correlate(D, v, out):
     """``out = D.T @ v``, along the rows of ``D``."""
     f, p = D.shape
@@ -316,7 +357,7 @@ def correlate(D, v, out):
             out[j] += D[q, j] * vq
 
 
-@_jit
+@_jit_borrowed
 def residual_correlations(D, x, h, idx, k, r, c):
     """``c = D.T @ (x - D h)`` from the residual itself (``h`` zero off ``idx[:k]``)."""
     f = D.shape[0]
@@ -330,7 +371,7 @@ def residual_correlations(D, x, h, idx, k, r, c):
     correlate(D, r, c)
 
 
-@_jit
+@_jit_borrowed
 def precise_step(G, b, Lc, lam, level, k, idx, sgn, d, a, h, c, blocked, just_dropped,
                  rhs, u, D, x, r, resid):
     r"""One step in the exact form of the segment, for long steps.
@@ -356,11 +397,7 @@ def precise_step(G, b, Lc, lam, level, k, idx, sgn, d, a, h, c, blocked, just_dr
     else:
         for j in range(p):
             c[j] = b[j]
-        for m in range(k):
-            row = G[idx[m]]
-            um = u[m]
-            for j in range(p):
-                c[j] -= row[j] * um
+        add_rows(G, idx, u, k, -1.0, c)
     guard = level * (1.0 - 1e-12)
     t_best = lam
     event = 0
@@ -400,8 +437,8 @@ def fill_row(G_all, wset, G, j):
         G[j, q] = G_all[jg, wset[q]]
 
 
-@_jit
-def walk(G, b, lam, max_steps, half_xx, h, c, a, d, rhs, w, idx, sgn, blocked, gbuf,
+@_jit_borrowed
+def walk(G, b, lam, max_steps, half_xx, h, c, a, d, rhs, w, z, idx, sgn, blocked, gbuf,
          Lc, obj, rec_lam, rec_h, rec_event, D, x, r, resid, G_all=None, wset=None):
     """Follow the path of one signal down to ``lam``.
 
@@ -456,7 +493,6 @@ def walk(G, b, lam, max_steps, half_xx, h, c, a, d, rhs, w, idx, sgn, blocked, g
     # rows of Lc above them do not change (an atom joining adds a row; one leaving
     # changes the rows from its own down), so each step computes only the new rows
     # (the same operations as a full forward substitution) and then solves Lc^T d = z
-    z = np.empty(kcap)
     n_z = 0
     while True:
         forward_solve(Lc, n_z, k, sgn, z)
@@ -470,11 +506,7 @@ def walk(G, b, lam, max_steps, half_xx, h, c, a, d, rhs, w, idx, sgn, blocked, g
         else:
             for j in range(p):
                 a[j] = 0.0
-            for m in range(k):
-                row = G[idx[m]]
-                dm = d[m]
-                for j in range(p):
-                    a[j] += row[j] * dm
+            add_rows(G, idx, d, k, 1.0, a)
         gamma_add, j_add = join_step(c, a, level, blocked, just_dropped, gbuf)
         # an active coefficient reaches zero while moving towards it
         gamma_drop = np.inf
@@ -585,11 +617,7 @@ def walk(G, b, lam, max_steps, half_xx, h, c, a, d, rhs, w, idx, sgn, blocked, g
             else:
                 for j in range(p):
                     c[j] = b[j]
-                for m in range(k):
-                    row = G[idx[m]]
-                    hm = w[m]
-                    for j in range(p):
-                        c[j] -= row[j] * hm
+                add_rows(G, idx, w, k, -1.0, c)
             if steps < n_rec:
                 for j in range(p):
                     rec_h[steps, j] = h[j]
@@ -614,7 +642,7 @@ def gram(D):
     return G
 
 
-@_jit
+@_jit_borrowed
 def top_atoms(b, kw, counts, wset):
     r"""At least ``kw`` atoms of largest ``|b_j|`` into ``wset``, in increasing order;
     returns their number.
@@ -649,9 +677,9 @@ def top_atoms(b, kw, counts, wset):
     return m
 
 
-@_jit
+@_jit_borrowed
 def walk_working_set(G, b, lam, max_steps, half_xx, h, c, kw, wset, counts, inset, buf,
-                     ha, aa, d, rhs, w, idx, sgn, blocked, gbuf, Lc, obj, rec_lam,
+                     ha, aa, d, rhs, w, z, idx, sgn, blocked, gbuf, Lc, obj, rec_lam,
                      rec_h, rec_event, D, x, r):
     r"""The walk on a working set of atoms, made exact by the KKT conditions of all.
 
@@ -676,7 +704,7 @@ def walk_working_set(G, b, lam, max_steps, half_xx, h, c, kw, wset, counts, inse
             bw[i] = b[wset[i]]
         hw = ha[:m]
         steps, status, _, k = walk(gw, bw, lam, max_steps, half_xx, hw, c[:m], aa[:m],
-                                   d, rhs, w, idx, sgn, blocked[:m], gbuf[:m], Lc, obj,
+                                   d, rhs, w, z, idx, sgn, blocked[:m], gbuf[:m], Lc, obj,
                                    rec_lam, rec_h, rec_event, D, x, r, False, G,
                                    wset[:m])
         if status != DONE:
@@ -690,12 +718,10 @@ def walk_working_set(G, b, lam, max_steps, half_xx, h, c, kw, wset, counts, inse
             inset[wset[i]] = True
         for q in range(k):
             jg = wset[idx[q]]
-            hq = hw[idx[q]]
+            d[q] = hw[idx[q]]
             idx[q] = jg
-            h[jg] = hq
-            row = G[jg]
-            for j in range(p):
-                c[j] -= row[j] * hq
+            h[jg] = d[q]
+        add_rows(G, idx, d, k, -1.0, c)
         bound = lam * (1.0 + 1e-12)
         m_new = m
         for j in range(p):
@@ -733,11 +759,12 @@ def walk_all(D, X, B, G, lam, max_steps, kcap, H, steps, status, lam_max, rel_ga
     d = np.empty(kcap)
     rhs = np.empty(kcap)
     w = np.empty(kcap)
+    z = np.empty(kcap)
     idx = np.empty(kcap, np.int64)
     sgn = np.empty(kcap)
     blocked = np.zeros(p)
     gbuf = np.empty(p)
-    Lc = np.zeros((kcap, kcap))
+    Lc = np.zeros((kcap, kcap + 1))
     obj = np.empty(max_steps + 1)
     rec_lam = np.empty(0)
     rec_h = np.empty((0, p))
@@ -779,11 +806,11 @@ def walk_all(D, X, B, G, lam, max_steps, kcap, H, steps, status, lam_max, rel_ga
                     ha = np.empty(2 * cap)
                 st_, s_, k = walk_working_set(G, b, lam, max_steps, 0.5 * xx, h, c, m,
                                               wset, counts, inset, buf, ha, a, d, rhs,
-                                              w, idx, sgn, blocked, gbuf, Lc, obj,
+                                              w, z, idx, sgn, blocked, gbuf, Lc, obj,
                                               rec_lam, rec_h, rec_event, D, x, r)
         if s_ < 0:
             st_, s_, lm, k = walk(G, b, lam, max_steps, 0.5 * xx, h, c, a, d, rhs, w,
-                                  idx, sgn, blocked, gbuf, Lc, obj, rec_lam, rec_h,
+                                  z, idx, sgn, blocked, gbuf, Lc, obj, rec_lam, rec_h,
                                   rec_event, D, x, r, resid, G, no_set)
         steps[i] = st_
         status[i] = s_
@@ -910,16 +937,16 @@ def homotopy_record(D, x, lam, max_steps):
     d, rhs, w, sgn = np.empty(kcap), np.empty(kcap), np.empty(kcap), np.empty(kcap)
     idx = np.empty(kcap, np.int64)
     blocked = np.zeros(p)
-    Lc = np.zeros((kcap, kcap))
+    Lc = np.zeros((kcap, kcap + 1))
     obj = np.empty(max_steps + 1)
     rec_lam = np.zeros(max_steps + 1)
     rec_h = np.zeros((max_steps + 1, p))
     rec_event = np.zeros(max_steps + 2, np.int64)
     half_xx = 0.5 * float(x @ x)
     steps, status, _, k = walk(G, b, float(lam), int(max_steps), half_xx, h, c, a, d,
-                               rhs, w, idx, sgn, blocked, gbuf, Lc, obj, rec_lam, rec_h,
-                               rec_event, D, x, np.empty(f), needs_residual(D), G,
-                               np.empty(0, np.int64))
+                               rhs, w, np.empty(kcap), idx, sgn, blocked, gbuf, Lc, obj,
+                               rec_lam, rec_h, rec_event, D, x, np.empty(f),
+                               needs_residual(D), G, np.empty(0, np.int64))
     _, rel_gap, kkt = gap_and_kkt(b, c, h, idx, k, float(lam), half_xx)
     return (rec_lam[: steps + 1], rec_h[: steps + 1], rec_event[: steps + 1], status,
             rel_gap, kkt)
