@@ -49,7 +49,7 @@ def _walk_working_set(D, x, lam):
     d, rhs, w, sgn = (np.empty(kcap) for _ in range(4))
     cap = p // 2
     steps, status, k = _lars.walk_working_set(
-        G, b, lam, 8 * p + 8, 0.5 * x @ x, h, c, kw, np.empty(p, np.int64),
+        G, b, lam, 8 * p + 8, 0.5 * x @ x, h, c, kw, np.empty(p + 1, np.int64),
         np.zeros(64, np.int64), np.zeros(p, np.bool_), np.empty(cap * cap),
         np.empty(2 * cap), a, d, rhs, w, np.empty(kcap), np.empty(kcap, np.int64), sgn,
         np.zeros(p), gbuf, np.zeros((kcap, kcap + 1)), np.empty(8 * p + 9), np.empty(0),

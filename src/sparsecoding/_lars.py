@@ -724,11 +724,9 @@ def walk_working_set(G, b, lam, max_steps, half_xx, h, c, kw, wset, counts, inse
         add_rows(G, idx, d, k, -1.0, c)
         bound = lam * (1.0 + 1e-12)
         m_new = m
-        for j in range(p):
-            if not inset[j] and abs(c[j]) > bound:
-                if m_new < p:
-                    wset[m_new] = j
-                m_new += 1
+        for j in range(p):  # branch-free (wset has room for one more entry than atoms)
+            wset[m_new] = j
+            m_new += (abs(c[j]) > bound) & (not inset[j])
         if m_new == m:
             return steps, status, k
         if 2 * m_new > p:
@@ -773,7 +771,7 @@ def walk_all(D, X, B, G, lam, max_steps, kcap, H, steps, status, lam_max, rel_ga
     no_set = np.empty(0, np.int64)  # the walk on all atoms: one compiled walk for both
     use_ws = kw > 0 and 2 * kw <= p and lam > 0.0 and not resid
     cap = p // 2 if use_ws else 0
-    wset = np.empty(p, np.int64)
+    wset = np.empty(p + 1, np.int64)
     inset = np.zeros(p, np.bool_)
     counts = np.zeros(64, np.int64)
     # the working set's Gram block and code, allocated when a row first needs them
