@@ -313,13 +313,13 @@ def gap_and_kkt(b, c, h, idx, k, lam, half_xx):
     cmax = 0.0
     bmax = 0.0
     viol = 0.0
-    for j in range(p):
-        cmax = max(cmax, abs(c[j]))
+    for j in range(p):  # selects, not branches
+        cj = c[j]
+        hj = h[j]
+        cmax = max(cmax, abs(cj))
         bmax = max(bmax, abs(b[j]))
-        if h[j] == 0.0:
-            viol = max(viol, abs(c[j]) - lam)
-        else:
-            viol = max(viol, abs(c[j] - (lam if h[j] > 0.0 else -lam)))
+        e = abs(cj - (lam if hj > 0.0 else -lam)) if hj != 0.0 else abs(cj) - lam
+        viol = max(viol, e)
     primal = 0.5 * rr + lam * l1
     if lam > 0.0:
         scale = 1.0 if cmax <= lam else lam / cmax
