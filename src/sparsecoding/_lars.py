@@ -100,6 +100,26 @@ DONE, MAX_STEPS, DEGENERATE = 0, 1, 2
 
 
 @_jit_inline
+def forward_solve(Lc, start, k, rhs, out):
+    """Rows ``start`` to ``k - 1`` of the solution of ``Lc out = rhs`` (the rows
+    before ``start`` are in ``out`` already: they do not depend on the rows of ``Lc``
+    below); ``out`` may be ``rhs``. Each row's sum in two halves: two chains of
+    dependent operations, each half as long."""
+    kc = Lc.shape[1] - 1
+    for m in range(start, k):
+        s0 = rhs[m]
+        s1 = 0.0
+        q = 0
+        while q + 2 <= m:
+            s0 -= Lc[m, q] * out[q]
+            s1 -= Lc[m, q + 1] * out[q + 1]
+            q += 2
+        if q < m:
+            s0 -= Lc[m, q] * out[q]
+        out[m] = (s0 + s1) * Lc[m, kc]
+
+
+@_jit_inline
 def chol_append(G, idx, k, j, Lc, w):
     """Add atom ``j`` as row ``k`` of the Cholesky factor of ``G[idx, idx]``.
 
@@ -108,12 +128,10 @@ def chol_append(G, idx, k, j, Lc, w):
     division's latency is three to four multiplications', on the solves' chains of
     dependent operations).
     """
-    kc = Lc.shape[1] - 1
     for m in range(k):
-        s = G[idx[m], j]
-        for q in range(m):
-            s -= Lc[m, q] * w[q]
-        w[m] = s * Lc[m, kc]
+        w[m] = G[idx[m], j]
+    forward_solve(Lc, 0, k, w, w)
+    kc = Lc.shape[1] - 1
     piv = G[j, j]
     for m in range(k):
         piv -= w[m] * w[m]
@@ -123,19 +141,6 @@ def chol_append(G, idx, k, j, Lc, w):
     Lc[k, k] = np.sqrt(piv)
     Lc[k, kc] = 1.0 / Lc[k, k]
     return True
-
-
-@_jit_inline
-def forward_solve(Lc, start, k, rhs, out):
-    """Rows ``start`` to ``k - 1`` of the solution of ``Lc out = rhs`` (the rows
-    before ``start`` are in ``out`` already: they do not depend on the rows of ``Lc``
-    below)."""
-    kc = Lc.shape[1] - 1
-    for m in range(start, k):
-        s = rhs[m]
-        for q in range(m):
-            s -= Lc[m, q] * out[q]
-        out[m] = s * Lc[m, kc]
 
 
 @_jit_inline
@@ -215,9 +220,9 @@ def join_step(c, a, level, blocked, just_dropped, gbuf):
     found without dividing (when both denominators are positive,
     :math:`(\ell - c_j)/(1 - a_j) < (\ell + c_j)/(1 + a_j)` exactly when
     :math:`\ell a_j < c_j`), so that each atom costs one division; the passes are
-    branch-free, and the minimum is taken in eight independent lanes, so that the
-    compiler vectorises them. The just-dropped atom may join only by a step longer
-    than the guard (no zero-length cycle).
+    branch-free, and the minimum and its index are taken in four independent lanes
+    in the same pass. The just-dropped atom may join only by a step longer than the
+    guard (no zero-length cycle).
     """
     p = c.shape[0]
     for j in range(p):
@@ -248,28 +253,37 @@ def join_step(c, a, level, blocked, just_dropped, gbuf):
             if g2 > guard and g2 < g:
                 g = g2
         gbuf[j] = g + blocked[j]
-    # the minimum in eight lanes (a single running minimum is one long chain of
-    # dependent comparisons); the minimum of exact values does not depend on the order
-    m0 = m1 = m2 = m3 = m4 = m5 = m6 = m7 = np.inf
-    q = p - p % 8
-    for j in range(0, q, 8):
-        m0 = min(m0, gbuf[j])
-        m1 = min(m1, gbuf[j + 1])
-        m2 = min(m2, gbuf[j + 2])
-        m3 = min(m3, gbuf[j + 3])
-        m4 = min(m4, gbuf[j + 4])
-        m5 = min(m5, gbuf[j + 5])
-        m6 = min(m6, gbuf[j + 6])
-        m7 = min(m7, gbuf[j + 7])
-    best = min(min(min(m0, m1), min(m2, m3)), min(min(m4, m5), min(m6, m7)))
+    # the minimum and its first index in four lanes (a single running minimum is one
+    # long chain of dependent comparisons); strict comparisons keep a lane's first
+    # index, and the lanes' smallest index among their equal minima is the first
+    m0 = m1 = m2 = m3 = np.inf
+    i0 = i1 = i2 = i3 = -1
+    q = p - p % 4
+    for j in range(0, q, 4):
+        g0, g1, g2, g3 = gbuf[j], gbuf[j + 1], gbuf[j + 2], gbuf[j + 3]
+        i0 = j if g0 < m0 else i0
+        m0 = g0 if g0 < m0 else m0
+        i1 = j + 1 if g1 < m1 else i1
+        m1 = g1 if g1 < m1 else m1
+        i2 = j + 2 if g2 < m2 else i2
+        m2 = g2 if g2 < m2 else m2
+        i3 = j + 3 if g3 < m3 else i3
+        m3 = g3 if g3 < m3 else m3
     for j in range(q, p):
-        best = min(best, gbuf[j])
+        i0 = j if gbuf[j] < m0 else i0
+        m0 = gbuf[j] if gbuf[j] < m0 else m0
+    best = min(min(m0, m1), min(m2, m3))
     jbest = -1
     if best < np.inf:
-        for j in range(p):
-            if gbuf[j] == best:
-                jbest = j
-                break
+        jbest = p
+        if m0 == best:
+            jbest = i0
+        if m1 == best and i1 < jbest:
+            jbest = i1
+        if m2 == best and i2 < jbest:
+            jbest = i2
+        if m3 == best and i3 < jbest:
+            jbest = i3
     return best, jbest
 
 
