@@ -639,21 +639,14 @@ def walk(G, b, lam, max_steps, half_xx, h, c, a, d, rhs, w, z, idx, sgn, blocked
     return steps, status, lam_max, k
 
 
-@_jit
 def gram(D):
-    """``D.T @ D`` in compiled loops (see ``homotopy_batch`` for why not BLAS).
+    """``D.T @ D``: BLAS on one thread, so that no spinning BLAS threads are left to
+    compete with the walk (see ``homotopy_batch``); measured 10 to 25 times faster
+    than compiled loops at 256 x 1024."""
+    from ._threads import kernels_own_the_cores
 
-    Sums of outer products of the rows, so that the inner loop runs along a row and
-    vectorises.
-    """
-    f, p = D.shape
-    G = np.zeros((p, p))
-    for q in range(f):
-        for i in range(p):
-            v = D[q, i]
-            for j in range(p):
-                G[i, j] += v * D[q, j]
-    return G
+    with kernels_own_the_cores():
+        return D.T @ D
 
 
 @_jit_borrowed

@@ -93,11 +93,9 @@ def _cached_gram(Dn):
     entry = _cached_entry(Dn)
     if entry is not None:
         return entry[2], entry[3]
-    from ._lars import needs_residual
-    from ._threads import kernels_own_the_cores
+    from ._lars import gram, needs_residual
 
-    with kernels_own_the_cores():  # BLAS on one thread: no spinning threads left behind
-        G = Dn.T @ Dn  # measured 10 to 25 times faster than the compiled loops at 256x1024
+    G = gram(Dn)
     resid = needs_residual(Dn)
     _GRAM = (Dn.copy(), max_abs(Dn), G, resid)
     return G, resid
