@@ -19,8 +19,8 @@ expressions of the engine (which run instead on tensors, or without Numba):
   would cost two more passes over memory of the codes' size per iteration;
 * :func:`sparse_image`: the image of the new codes from their nonzero entries, when
   few;
-* :func:`smooth_pass`: the smooth part of the objective of every signal, and in the
-  residual form, with the momentum, the image of the next point,
+* :func:`smooth_pass`: in the residual form, the smooth part of the objective of
+  every signal and, with the momentum, the image of the next point,
   :math:`A_y = A^+ + \beta (A^+ - A)` (small: the next product needs it);
 * :func:`momentum_pass`: the next point and its image alone (the function restart,
   decided by the objective after the passes).
@@ -155,15 +155,6 @@ def sparse_image(Hn, M, out):
 
 
 @jit(fastmath={"reassoc"})
-def _gram_row(hn_i, an_i, b_i):
-    """``hn . (an / 2 - b)`` of one row, summed in any order (vectorised)."""
-    s = 0.0
-    for j in range(hn_i.shape[0]):
-        s += hn_i[j] * (0.5 * an_i[j] - b_i[j])
-    return s
-
-
-@jit(fastmath={"reassoc"})
 def _residual_row(an_i, x_i):
     """``an -= x`` and ``|an|^2`` of one row, summed in any order (vectorised)."""
     s = 0.0
@@ -175,17 +166,14 @@ def _residual_row(an_i, x_i):
 
 
 @jit
-def smooth_pass(An, X, Hn, B, half_xx, gram, out, momentum, A, beta, AY):
-    """Per row: residual form ``An -= X`` and ``out = |An|^2 / 2``; Gram form
-    ``out = |x|^2 / 2 + Hn.(An / 2 - B)``. With ``momentum``, then the image of the
-    next point, ``AY = An + beta (An - A)`` (the residual form's next product needs
-    it; the Gram form's :func:`prox_pass` extrapolates the images itself)."""
+def smooth_pass(An, X, out, momentum, A, beta, AY):
+    """Per row (residual form): ``An -= X`` and ``out = |An|^2 / 2``; with
+    ``momentum``, then the image of the next point, ``AY = An + beta (An - A)`` (the
+    next product needs it). The Gram form has no smooth pass: its objective comes out
+    of :func:`prox_pass`, which also extrapolates the images itself."""
     n, m = An.shape
     for i in range(n):
-        if gram:
-            out[i] = half_xx[i] + _gram_row(Hn[i], An[i], B[i])
-        else:
-            out[i] = 0.5 * _residual_row(An[i], X[i])
+        out[i] = 0.5 * _residual_row(An[i], X[i])
         if momentum:
             b = beta[i]
             for j in range(m):

@@ -598,8 +598,7 @@ class _CompiledLasso(_Lasso):
         if self.lagged_objective:  # the objective of Hc, computed in the prox pass
             F_new = self.hxx + self.sm + self.lam * self.l1_prev
         else:
-            fused.smooth_pass(An, self.X, Hn, self.Bc, self.hxx, self.gram, self.sm,
-                              extrapolate, A, self.beta, AY)
+            fused.smooth_pass(An, self.X, self.sm, extrapolate, A, self.beta, AY)
             F_new = self.sm + self.lam * self.l1
         if not extrapolate:
             return Hn, An, F_new, Hn, An
