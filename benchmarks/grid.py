@@ -4,8 +4,9 @@ Each regime is a dictionary shape, a sparsity of the signals and a lam. For each
 reference objective F* is the smaller of an exact homotopy solve (tol=1e-12) and
 scikit-learn's exact LARS-lasso; every method is then run with the cheapest setting
 whose codes reach (F - F*) / F* <= 1e-6, and the settings are timed in interleaved
-rounds (one run of each method per round, several rounds, medians), so that a change
-in the machine's load hits all methods alike.
+rounds (one run of each method per round, in an order shuffled from round to round,
+eleven rounds by default, medians), so that a change in the machine's load hits all
+methods alike.
 
 Methods:
 
@@ -213,8 +214,14 @@ def measure_regime(spec, scale, which, threads, rounds, budget, log, max_signals
         if name not in chosen:
             chosen[name] = {"library": library, "setting": None, "fn": None,
                             "times": [], "error": err}
-    for _ in range(rounds - 1):  # interleaved: one run of each method per round
-        for name, c in chosen.items():
+    # interleaved: one run of each method per round, in an order shuffled from round
+    # to round, so that no method always follows the same one (a call right after
+    # another library's leaves that library's idle threads and caches behind)
+    order = np.random.default_rng(0)
+    names = list(chosen)
+    for _ in range(rounds - 1):
+        for name in order.permutation(names):
+            c = chosen[name]
             if c["fn"] is not None and sum(c["times"]) < budget:
                 t0 = time.perf_counter()
                 c["fn"]()
@@ -247,7 +254,7 @@ def measure_regime(spec, scale, which, threads, rounds, budget, log, max_signals
             "load_average": list(os.getloadavg())}
 
 
-def run_grid(which="front", scale="small", threads=2, rounds=5, budget=20.0,
+def run_grid(which="front", scale="small", threads=2, rounds=11, budget=20.0,
              only=None, log=print, max_signals=None, partial=None):
     """Measure the regimes; after each one, the results so far go to ``partial(dict)``
     when given (a long run that is stopped keeps what it measured)."""
@@ -288,7 +295,7 @@ def main(argv=None):
     p.add_argument("--methods", choices=("front", "all"), default="front")
     p.add_argument("--scale", choices=("small", "full"), default="small")
     p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--rounds", type=int, default=5)
+    p.add_argument("--rounds", type=int, default=11)
     p.add_argument("--budget", type=float, default=20.0,
                    help="seconds per method and regime before it stops being repeated")
     p.add_argument("--only", nargs="*", help="regimes whose name contains one of these")

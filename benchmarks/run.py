@@ -32,7 +32,7 @@ def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--quick", action="store_true", help="small smoke run (about 1 min)")
     p.add_argument("--n-signals", type=int, default=None, help="default 10000 (1000 quick)")
-    p.add_argument("--repeats", type=int, default=None, help="timed runs per setting (5)")
+    p.add_argument("--repeats", type=int, default=None, help="timed runs per setting (5; rounds of the grid: 11)")
     p.add_argument("--threads", type=int, default=2, help="BLAS/OpenMP threads (2)")
     p.add_argument("--device", default="cpu", choices=("cpu", "cuda"),
                    help="where sparsecoding's solvers run (others always on the CPU)")
@@ -545,7 +545,7 @@ def main_grid():
         out.write_text(json.dumps(result, indent=1, default=float))
 
     save(grid.run_grid(ARGS.grid_methods, ARGS.scale, ARGS.threads,
-                       rounds=3 if ARGS.quick else (ARGS.repeats or 5),
+                       rounds=3 if ARGS.quick else (ARGS.repeats or 11),
                        only=["benchmark"] if ARGS.quick else None, partial=save))
     print(f"wrote {out}")
 
