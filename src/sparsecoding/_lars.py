@@ -698,7 +698,8 @@ def walk_working_set(G, b, lam, max_steps, half_xx, h, c, kw, wset, counts, inse
     none does. Returns ``(steps, status, k)`` as ``walk`` (the last walk's steps,
     ``idx[:k]`` the atoms of ``h``, ``c`` their correlations), or ``status = -1`` when
     the working set grew past half the atoms or its walk did not end (the caller
-    then walks on all atoms).
+    then walks on all atoms). ``wset`` has room for ``n_atoms + 1`` entries: the
+    violators are collected without branches, each atom written one place further.
     """
     p = b.shape[0]
     m = top_atoms(b, kw, counts, wset)
