@@ -350,8 +350,7 @@ def learn_dictionary(X, n_atoms, lam, *, epochs=None, steps=None, batch_size=256
                 # 1. codes: exact, or warm-started FISTA with a safe margin on the tracked
                 #    Lipschitz constant
                 if coder == "homotopy":
-                    # the Gram matrix by BLAS (on one thread here): at 256 atoms and more
-                    # much faster than the homotopy's own compiled loops
+                    # the Gram matrix of this dictionary, by BLAS (on one thread here)
                     res = homotopy(D, Xb, lam, gram=D.T @ D if on_numpy else None)
                 else:
                     res = fista(D, Xb, lam, init=H_all[idx], lipschitz=1.05 * L,
